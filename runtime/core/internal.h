@@ -1,0 +1,36 @@
+/* internal.h — helpers shared by the runtime's C files; not part of the API. */
+#ifndef SS_INTERNAL_H
+#define SS_INTERNAL_H
+
+#include "scalespace.h"
+#include <stdarg.h>
+
+/* Records a failure for ss_last_error() and returns `code`, so that
+ * `return SS_FAIL(SS_ERR_ARG, "...", ...);` reports and exits in one line. */
+int ss_error_set(int code, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define SS_FAIL(code, ...) ss_error_set((code), __FILE__, __LINE__, __VA_ARGS__)
+/* For functions returning a pointer: record and yield NULL. */
+#define SS_FAIL_NULL(code, ...) (ss_error_set((code), __FILE__, __LINE__, __VA_ARGS__), (void *)0)
+#define SS_TRY(expr)                 \
+    do {                             \
+        int ss_rc_ = (expr);         \
+        if (ss_rc_ < 0) return ss_rc_; \
+    } while (0)
+
+/* 64-byte aligned host memory; NULL with the error set on failure. */
+void *ss_alloc(size_t bytes, const char *what);
+void ss_free(void *p);
+
+/* Shape description "(2,3,4)" into buf; returns buf. */
+const char *ss_shape_str(char *buf, size_t n, const ss_tensor *t);
+/* SS_ERR_ARG naming `op` and `arg` when t is NULL. */
+int ss_check_tensor(const ss_tensor *t, const char *op, const char *arg);
+/* The common device of n tensors, or SS_ERR_DEVICE naming op when they mix. */
+int ss_common_device(const char *op, int n, const ss_tensor *const *ts);
+/* SS_ERR_ARG naming op and both shapes unless a and b have equal shapes. */
+int ss_check_same_shape(const char *op, const ss_tensor *a, const ss_tensor *b);
+/* The error for an op that has no CUDA kernel (yet) or a build without CUDA. */
+int ss_cuda_missing(const char *op);
+
+#endif

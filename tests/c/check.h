@@ -1,0 +1,57 @@
+/* check.h — tiny test harness for the C tests (one header, no framework).
+ * CHECK(cond, fmt, ...) records a failure and goes on; CHECK_OK(call) expects
+ * SS_OK and prints ss_last_error() otherwise; test_close(...) prints the max
+ * difference against a reference. main() ends with `return test_summary("name");`. */
+#ifndef SS_TEST_CHECK_H
+#define SS_TEST_CHECK_H
+#include "scalespace.h"
+#include <math.h>
+#include <stdio.h>
+
+static int test_failures, test_checks;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        test_checks++;                                                     \
+        if (!(cond)) {                                                     \
+            test_failures++;                                               \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);           \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fputc('\n', stderr);                                           \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_OK(call)                                                     \
+    do {                                                                   \
+        int rc_ = (call);                                                  \
+        CHECK(rc_ == SS_OK, "%s returned %d: %s", #call, rc_, ss_last_error()); \
+    } while (0)
+
+/* Expects a failure status and a message containing `needle`. */
+#define CHECK_FAILS(call, needle)                                          \
+    do {                                                                   \
+        int rc_ = (call);                                                  \
+        CHECK(rc_ < 0, "%s should fail but returned %d", #call, rc_);      \
+        CHECK(rc_ >= 0 || strstr(ss_last_error(), (needle)) != NULL,       \
+              "%s: message \"%s\" lacks \"%s\"", #call, ss_last_error(), (needle)); \
+    } while (0)
+
+/* Max |a-b| over n values; prints it with the label and checks it against tol. */
+static inline double test_close(const char *label, const float *a, const float *b, long n, double tol)
+{
+    double m = 0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || isnan(d)) m = isnan(d) ? INFINITY : d;
+    }
+    printf("  %-48s max|diff| = %.3g (tol %.1g)\n", label, m, tol);
+    CHECK(m <= tol, "%s: max diff %.3g > %.3g", label, m, tol);
+    return m;
+}
+
+static inline int test_summary(const char *name)
+{
+    printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);
+    return test_failures ? 1 : 0;
+}
+#endif
