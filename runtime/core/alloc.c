@@ -35,6 +35,7 @@ const char *ss_shape_str(char *buf, size_t n, const ss_tensor *t)
 int ss_check_tensor(const ss_tensor *t, const char *op, const char *arg)
 {
     if (!t) return SS_FAIL(SS_ERR_ARG, "%s: %s is NULL", op, arg);
+    if (!t->storage) return SS_FAIL(SS_ERR_ARG, "%s: %s was freed", op, arg);
     return SS_OK;
 }
 
@@ -43,6 +44,7 @@ int ss_common_device(const char *op, int n, const ss_tensor *const *ts)
     int dev = -1;
     for (int i = 0; i < n; i++) {
         if (!ts[i]) return SS_FAIL(SS_ERR_ARG, "%s: tensor argument %d is NULL", op, i + 1);
+        if (!ts[i]->storage) return SS_FAIL(SS_ERR_ARG, "%s: tensor argument %d was freed", op, i + 1);
         if (dev < 0) dev = ts[i]->device;
         else if (ts[i]->device != dev)
             return SS_FAIL(SS_ERR_DEVICE,

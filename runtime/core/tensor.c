@@ -127,6 +127,14 @@ void ss_tensor_free(ss_tensor *t)
     free(t);
 }
 
+void ss_tensor_release(ss_tensor *t)
+{
+    if (!t || !t->storage) return;
+    storage_release(t->storage);
+    t->storage = NULL;
+    t->data = NULL;
+}
+
 int64_t ss_tensor_numel(const ss_tensor *t)
 {
     if (!t) return 0;
@@ -280,7 +288,7 @@ static int cat_layout(const char *op, const ss_tensor *whole, const ss_tensor *c
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         const ss_tensor *p = parts[i];
-        if (!p) return SS_FAIL(SS_ERR_ARG, "%s: part %d is NULL", op, i + 1);
+        if (!p || !p->storage) return SS_FAIL(SS_ERR_ARG, "%s: part %d is NULL or freed", op, i + 1);
         if (p->device != whole->device)
             return SS_FAIL(SS_ERR_DEVICE, "%s: part %d is on another device", op, i + 1);
         int ok = p->ndim == whole->ndim;
@@ -333,4 +341,68 @@ int ss_cat(ss_tensor *out, const ss_tensor *const *ts, int n, int dim)
 int ss_split(ss_tensor *const *outs, int n, const ss_tensor *x, int dim)
 {
     return cat_copy("ss_split", (ss_tensor *)x, (const ss_tensor *const *)outs, n, dim, 0);
+}
+
+/* ------------------------------------------------------------ gather / flip */
+
+int ss_index_select(ss_tensor *out, const ss_tensor *x, const int64_t *idx, int64_t n)
+{
+    const ss_tensor *ts[2] = {out, x};
+    int dev = ss_common_device("ss_index_select", 2, ts);
+    if (dev < 0) return dev;
+    if (!idx || n < 1) return SS_FAIL(SS_ERR_ARG, "ss_index_select: needs at least one index");
+    int64_t row = ss_tensor_numel(x) / x->shape[0];
+    if (out->shape[0] != n || ss_tensor_numel(out) != n * row) {
+        char so[96], sx[96];
+        return SS_FAIL(SS_ERR_ARG, "ss_index_select: out %s cannot hold %lld rows of x %s", ss_shape_str(so, sizeof so, out),
+                       (long long)n, ss_shape_str(sx, sizeof sx, x));
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= x->shape[0])
+            return SS_FAIL(SS_ERR_ARG, "ss_index_select: index %lld is outside 0..%lld", (long long)idx[i],
+                           (long long)x->shape[0] - 1);
+    for (int64_t i = 0; i < n; i++) SS_TRY(copy_raw(out->data + i * row, dev, x->data + idx[i] * row, dev, row));
+    return SS_OK;
+}
+
+int ss_flip_w_where(ss_tensor *x, const float *flip)
+{
+    SS_TRY(ss_check_tensor(x, "ss_flip_w_where", "x"));
+    if (!flip) return SS_FAIL(SS_ERR_ARG, "ss_flip_w_where: flip mask is NULL");
+    if (x->device != SS_CPU) return ss_cuda_missing("ss_flip_w_where");
+    int64_t n = x->shape[0], w = x->shape[x->ndim - 1], row = ss_tensor_numel(x) / n;
+    if (x->ndim < 2) return SS_FAIL(SS_ERR_ARG, "ss_flip_w_where: x needs a batch and a width dimension");
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        if (flip[i] == 0.0f) continue;
+        for (float *line = x->data + i * row; line < x->data + (i + 1) * row; line += w)
+            for (int64_t a = 0, b = w - 1; a < b; a++, b--) {
+                float t = line[a];
+                line[a] = line[b];
+                line[b] = t;
+            }
+    }
+    return SS_OK;
+}
+
+int ss_crop(ss_tensor *out, const ss_tensor *x, int64_t top, int64_t left)
+{
+    const ss_tensor *ts[2] = {out, x};
+    int dev = ss_common_device("ss_crop", 2, ts);
+    if (dev < 0) return dev;
+    int nd = x->ndim;
+    int ok = nd >= 2 && out->ndim == nd;
+    for (int d = 0; ok && d < nd - 2; d++) ok = out->shape[d] == x->shape[d];
+    int64_t H = ok ? x->shape[nd - 2] : 0, W = ok ? x->shape[nd - 1] : 0;
+    int64_t h = ok ? out->shape[nd - 2] : 0, w = ok ? out->shape[nd - 1] : 0;
+    if (!ok || top < 0 || left < 0 || top + h > H || left + w > W) {
+        char so[96], sx[96];
+        return SS_FAIL(SS_ERR_ARG, "ss_crop: a %s window at (%lld,%lld) does not fit in %s", ss_shape_str(so, sizeof so, out),
+                       (long long)top, (long long)left, ss_shape_str(sx, sizeof sx, x));
+    }
+    int64_t planes = ss_tensor_numel(x) / (H * W);
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t i = 0; i < h; i++)
+            SS_TRY(copy_raw(out->data + (p * h + i) * w, dev, x->data + (p * H + top + i) * W + left, dev, w));
+    return SS_OK;
 }

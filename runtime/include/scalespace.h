@@ -72,6 +72,9 @@ ss_tensor *ss_tensor_from_buffer(const float *values, int ndim, const int64_t *s
 ss_tensor *ss_tensor_clone(const ss_tensor *t);
 /* Frees the header and drops one reference to the storage; NULL is fine. */
 void ss_tensor_free(ss_tensor *t);
+/* Drops the storage now but keeps the header (GPU memory is invisible to a
+ * garbage collector); any later use of t is an error. Idempotent. */
+void ss_tensor_release(ss_tensor *t);
 /* Views sharing storage: same numel, new shape; rows [first, first+count) of dim 0. */
 ss_tensor *ss_tensor_reshape(const ss_tensor *t, int ndim, const int64_t *shape);
 ss_tensor *ss_tensor_narrow(const ss_tensor *t, int64_t first, int64_t count);
@@ -89,6 +92,12 @@ int ss_tensor_read(float *dst, const ss_tensor *src);
 int ss_tensor_write(ss_tensor *dst, const float *src);
 /* SS_ERR_NUMERIC naming `what` and the first bad index when t has NaN/Inf. */
 int ss_tensor_check_finite(const ss_tensor *t, const char *what);
+/* out (n, ...) = rows idx[0..n) of x (M, ...) along dimension 0 (0-based). */
+int ss_index_select(ss_tensor *out, const ss_tensor *x, const int64_t *idx, int64_t n);
+/* out (..., h, w) = the window of x (..., H, W) starting at row top, column left (0-based). */
+int ss_crop(ss_tensor *out, const ss_tensor *x, int64_t top, int64_t left);
+/* Mirrors the last dimension of sample i of x (N, ...) in place where flip[i] != 0. */
+int ss_flip_w_where(ss_tensor *x, const float *flip);
 
 /* ---------------------------------------------------------------- elementwise
  * Binary ops broadcast b (and a) numpy-style after right-aligning shapes:

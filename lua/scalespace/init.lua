@@ -1,0 +1,43 @@
+--- scalespace — diffusion scale-spaces on a C runtime, driven from LuaJIT.
+-- `local ss = require "scalespace"` gives tensors, RNG, images, data sets and
+-- (as later modules land) operators, solvers, processes and networks.
+local lib = require "scalespace.ffi"
+local tensor = require "scalespace.tensor"
+local config = require "scalespace.config"
+
+local M = {}
+
+M.version = lib.ffi.string(lib.C.ss_version())
+M.config = config
+M.C = lib.C
+M.ffi = lib.ffi
+M.check = lib.check
+
+for _, name in ipairs { "empty", "zeros", "ones", "full", "from_table", "cat", "dot", "bmm", "rng", "is_tensor" } do
+  M[name] = tensor[name]
+end
+
+--- OpenMP and OpenBLAS threads (SS_NUM_THREADS at start-up); n <= 0 restores the default.
+function M.set_num_threads(n)
+  lib.check(lib.C.ss_set_num_threads(n or 0))
+end
+
+function M.num_threads() return lib.C.ss_get_num_threads() end
+function M.has_cuda() return lib.C.ss_has_cuda() == 1 end
+
+-- Submodules load on first use, so `require "scalespace"` stays cheap and a
+-- module that is missing only fails when it is asked for.
+local submodules = { image = true, data = true, progress = true, op = true, linalg = true, osmosis = true,
+  process = true, schedule = true, nn = true, optim = true, train = true, sample = true, checkpoint = true,
+  metrics = true, plot = true }
+setmetatable(M, {
+  __index = function(t, k)
+    if submodules[k] then
+      local m = require("scalespace." .. k)
+      rawset(t, k, m)
+      return m
+    end
+  end,
+})
+
+return M
