@@ -16,11 +16,17 @@ local function load_library()
   if host and host.has_lib and pcall(function() return ffi.C.ss_version end) then
     return ffi.C
   end
-  local tried, errs = { os.getenv("SCALESPACE_LIB"), config.lib, "scalespace" }, {}
+  local tried, errs = { os.getenv("SCALESPACE_LIB") or "", config.lib, "scalespace" }, {}
   for _, path in ipairs(tried) do
-    if path and path ~= "" then
+    if path ~= "" then
       local ok, lib = pcall(ffi.load, path)
-      if ok then return lib end
+      if ok then
+        -- One more dlopen reference: at exit LuaJIT may unload the library before
+        -- the finalizers of the last tensors call into it.
+        ffi.cdef "void *dlopen(const char *file, int mode);"
+        ffi.C.dlopen(path:find("/", 1, true) and path or ("lib" .. path .. ".so"), 2)
+        return lib
+      end
       errs[#errs + 1] = tostring(lib)
     end
   end
@@ -36,32 +42,47 @@ function M.last_error()
   return ffi.string(C.ss_last_error())
 end
 
---- Raises the C error when `rc` is a failure status.
--- `level` counts like error()'s, from the function that calls check:
--- 1 (default) blames that function's caller — the user's line.
-function M.check(rc, level)
-  if rc < 0 then error(M.last_error(), (level or 1) + 2) end
+--- Raises `msg` at the first stack frame outside the library's Lua tree
+-- (…/lua/scalespace/…), so errors point at the user's line however deep, and
+-- through however many tail calls, the library raised them.
+function M.raise(msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then
+      level = 1
+      break
+    end
+    if info.what ~= "C" and not info.source:find("lua/scalespace/", 1, true) then break end
+    level = level + 1
+  end
+  error(msg, level)
+end
+
+--- Raises the C error when `rc` is a failure status; returns rc otherwise.
+function M.check(rc)
+  if rc < 0 then M.raise(M.last_error()) end
   return rc
 end
 
 --- Raises the C error when a constructor returned NULL; else returns p.
-function M.check_ptr(p, level)
-  if p == nil then error(M.last_error(), (level or 1) + 2) end
+function M.check_ptr(p)
+  if p == nil then M.raise(M.last_error()) end
   return p
 end
 
 --- Describes a value's type for argument errors ("tensor", "nil", "number"...).
 function M.typename(v)
   if type(v) == "cdata" then
-    if ffi.istype("ss_tensor*", v) then return "tensor" end
+    if ffi.istype("ss_ref", v) then return "tensor" end
     return tostring(ffi.typeof(v))
   end
   return type(v)
 end
 
---- Error "<fname>: argument i: expected <what>, got <type>" at the user's line.
-function M.arg_error(fname, i, what, v, level)
-  error(string.format("%s: argument %d: expected %s, got %s", fname, i, what, M.typename(v)), (level or 1) + 2)
+--- Raises "<fname>: argument i: expected <what>, got <type>".
+function M.arg_error(fname, i, what, v)
+  M.raise(string.format("%s: argument %d: expected %s, got %s", fname, i, what, M.typename(v)))
 end
 
 return M

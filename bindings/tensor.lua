@@ -1,53 +1,57 @@
 --- scalespace.tensor — the tensor and RNG metatypes over the C runtime.
--- Tensors are `ss_tensor*` cdata owned by the garbage collector (ffi.gc with
--- ss_tensor_free); `t:free()` releases the storage at once (GPU memory is not
--- seen by the collector) and is idempotent. Indices are 1-based in Lua.
+-- A Lua tensor is a one-field struct `ss_ref { ss_tensor *p; }` owned by the
+-- garbage collector (ffi.gc frees the C tensor). A wrapper, not the bare pointer,
+-- because LuaJIT does pointer arithmetic for `ptr + 1` before any metamethod and
+-- struct fields would shadow methods such as t:shape(). `t:free()` frees at once
+-- (GPU memory is not seen by the collector) and is idempotent; t.p is the
+-- ss_tensor* to pass to C. Indices are 1-based in Lua.
 local lib = require "scalespace.ffi"
-local ffi, C, check, check_ptr, arg_error = lib.ffi, lib.C, lib.check, lib.check_ptr, lib.arg_error
+local ffi, C, check, check_ptr, arg_error, raise = lib.ffi, lib.C, lib.check, lib.check_ptr, lib.arg_error, lib.raise
 
 local M = {}
 local T = {}   -- tensor methods
 local G = {}   -- rng methods
 
-local tensor_ct = ffi.typeof("ss_tensor*")
+ffi.cdef "typedef struct ss_ref { ss_tensor *p; } ss_ref;"
+local ref_ct = ffi.typeof("ss_ref")
 local devices = { cpu = C.SS_CPU, cuda = C.SS_CUDA }
 local device_names = { [C.SS_CPU] = "cpu", [C.SS_CUDA] = "cuda" }
 
-local function is_tensor(v) return ffi.istype(tensor_ct, v) end
+local function is_tensor(v) return ffi.istype(ref_ct, v) end
 M.is_tensor = is_tensor
 
+local function finalize(r) C.ss_tensor_free(r.p) end
+
 --- Takes ownership of a tensor pointer from C (NULL raises the C error).
-local function own(p, level)
-  check_ptr(p, (level or 1) + 1)
-  return ffi.gc(p, C.ss_tensor_free)
+local function own(p)
+  check_ptr(p)
+  return ffi.gc(ref_ct(p), finalize)
 end
 M.own = own
 
-local function expect_tensor(v, fname, i, level)
-  if not is_tensor(v) then arg_error(fname, i, "a tensor", v, (level or 1) + 1) end
+local function expect_tensor(v, fname, i)
+  if not is_tensor(v) then arg_error(fname, i, "a tensor", v) end
   return v
 end
 M.expect_tensor = expect_tensor
 
 --- A shape given as {d1,...} or as a tensor (its shape) into (n, int64_t[4]).
-local function to_shape(shape, fname, i, level)
-  level = (level or 1) + 1
+local function to_shape(shape, fname, i)
   if is_tensor(shape) then
     local dims = ffi.new("int64_t[4]")
-    for d = 0, shape.ndim - 1 do dims[d] = shape.shape[d] end
-    return shape.ndim, dims
+    for d = 0, shape.p.ndim - 1 do dims[d] = shape.p.shape[d] end
+    return shape.p.ndim, dims
   end
-  if type(shape) ~= "table" then arg_error(fname, i, "a shape table such as {N,C,H,W}", shape, level) end
+  if type(shape) ~= "table" then arg_error(fname, i, "a shape table such as {N,C,H,W}", shape) end
   local n = #shape
   if n < 1 or n > 4 then
-    error(string.format("%s: argument %d: a shape has 1 to 4 sizes, got %d", fname, i, n), level + 1)
+    raise(string.format("%s: argument %d: a shape has 1 to 4 sizes, got %d", fname, i, n))
   end
   local dims = ffi.new("int64_t[4]")
   for d = 1, n do
     local s = shape[d]
     if type(s) ~= "number" or s < 1 or s ~= math.floor(s) then
-      error(string.format("%s: argument %d: size %d must be a positive integer, got %s", fname, i, d, tostring(s)),
-        level + 1)
+      raise(string.format("%s: argument %d: size %d must be a positive integer, got %s", fname, i, d, tostring(s)))
     end
     dims[d - 1] = s
   end
@@ -55,36 +59,35 @@ local function to_shape(shape, fname, i, level)
 end
 M.to_shape = to_shape
 
-local function to_device(dev, fname, i, level)
+local function to_device(dev, fname, i)
   if dev == nil then return C.SS_CPU end
   local d = devices[dev]
   if not d then
-    error(string.format('%s: argument %d: device must be "cpu" or "cuda", got %s', fname, i, tostring(dev)),
-      (level or 1) + 2)
+    raise(string.format('%s: argument %d: device must be "cpu" or "cuda", got %s', fname, i, tostring(dev)))
   end
   return d
 end
 
 --- Constructors. `shape` is a table; a device name may follow.
 function M.empty(shape, device)
-  local n, dims = to_shape(shape, "empty", 1, 2)
-  return own(C.ss_tensor_empty(n, dims, to_device(device, "empty", 2, 2)), 2)
+  local n, dims = to_shape(shape, "empty", 1)
+  return own(C.ss_tensor_empty(n, dims, to_device(device, "empty", 2)))
 end
 
 function M.zeros(shape, device)
-  local n, dims = to_shape(shape, "zeros", 1, 2)
-  return own(C.ss_tensor_zeros(n, dims, to_device(device, "zeros", 2, 2)), 2)
+  local n, dims = to_shape(shape, "zeros", 1)
+  return own(C.ss_tensor_zeros(n, dims, to_device(device, "zeros", 2)))
 end
 
 function M.full(shape, value, device)
-  local n, dims = to_shape(shape, "full", 1, 2)
+  local n, dims = to_shape(shape, "full", 1)
   if type(value) ~= "number" then arg_error("full", 2, "a number", value) end
-  return own(C.ss_tensor_full(n, dims, value, to_device(device, "full", 3, 2)), 2)
+  return own(C.ss_tensor_full(n, dims, value, to_device(device, "full", 3)))
 end
 
 function M.ones(shape, device)
-  local n, dims = to_shape(shape, "ones", 1, 2)
-  return own(C.ss_tensor_full(n, dims, 1, to_device(device, "ones", 2, 2)), 2)
+  local n, dims = to_shape(shape, "ones", 1)
+  return own(C.ss_tensor_full(n, dims, 1, to_device(device, "ones", 2)))
 end
 
 --- A tensor from a (nested) table of numbers; `shape` defaults to the nesting.
@@ -95,23 +98,23 @@ function M.from_table(values, shape)
     if type(v) == "table" then
       if inferred[depth] == nil then inferred[depth] = #v
       elseif inferred[depth] ~= #v then
-        error("from_table: ragged nested table at depth " .. depth, 4)
+        raise("from_table: ragged nested table at depth " .. depth)
       end
       for k = 1, #v do walk(v[k], depth + 1) end
     elseif type(v) == "number" then
       flat[#flat + 1] = v
     else
-      error("from_table: expected numbers, got " .. type(v), 4)
+      raise("from_table: expected numbers, got " .. type(v))
     end
   end
   walk(values, 1)
   shape = shape or inferred
   local t = M.empty(shape)
   if t:numel() ~= #flat then
-    error(string.format("from_table: %d values do not fill shape %s", #flat, M.shape_string(shape)), 2)
+    raise(string.format("from_table: %d values do not fill shape %s", #flat, M.shape_string(shape)))
   end
   local buf = ffi.new("float[?]", #flat, flat)
-  check(C.ss_tensor_write(t, buf))
+  check(C.ss_tensor_write(t.p, buf))
   return t
 end
 
@@ -123,31 +126,31 @@ end
 
 function T.shape(t)
   local s = {}
-  for d = 0, t.ndim - 1 do s[d + 1] = tonumber(t.shape[d]) end
+  for d = 0, t.p.ndim - 1 do s[d + 1] = tonumber(t.p.shape[d]) end
   return s
 end
 
 function T.size(t, d)
   if d == nil then return T.shape(t) end
-  if d < 1 or d > t.ndim then error("size: dimension " .. tostring(d) .. " is outside 1.." .. t.ndim, 2) end
-  return tonumber(t.shape[d - 1])
+  if d < 1 or d > t.p.ndim then raise("size: dimension " .. tostring(d) .. " is outside 1.." .. t.p.ndim) end
+  return tonumber(t.p.shape[d - 1])
 end
 
-function T.dim(t) return t.ndim end
-function T.numel(t) return tonumber(C.ss_tensor_numel(t)) end
-function T.device_name(t) return device_names[t.device] end
+function T.dim(t) return t.p.ndim end
+function T.numel(t) return tonumber(C.ss_tensor_numel(t.p)) end
+function T.device_name(t) return device_names[t.p.device] end
 
-function T.clone(t) return own(C.ss_tensor_clone(t), 2) end
+function T.clone(t) return own(C.ss_tensor_clone(t.p)) end
 
 function T.copy(t, src)
-  expect_tensor(src, "copy", 1, 2)
-  check(C.ss_tensor_copy(t, src))
+  expect_tensor(src, "copy", 1)
+  check(C.ss_tensor_copy(t.p, src.p))
   return t
 end
 
 function T.fill(t, v)
   if type(v) ~= "number" then arg_error("fill", 1, "a number", v) end
-  check(C.ss_tensor_fill(t, v))
+  check(C.ss_tensor_fill(t.p, v))
   return t
 end
 
@@ -163,8 +166,8 @@ function T.reshape(t, shape)
       shape[free] = math.floor(T.numel(t) / known)
     end
   end
-  local n, dims = to_shape(shape, "reshape", 1, 2)
-  return own(C.ss_tensor_reshape(t, n, dims), 2)
+  local n, dims = to_shape(shape, "reshape", 1)
+  return own(C.ss_tensor_reshape(t.p, n, dims))
 end
 T.view = T.reshape
 
@@ -172,19 +175,20 @@ T.view = T.reshape
 function T.narrow(t, first, count)
   if type(first) ~= "number" then arg_error("narrow", 1, "a row number", first) end
   count = count or 1
-  return own(C.ss_tensor_narrow(t, first - 1, count), 2)
+  return own(C.ss_tensor_narrow(t.p, first - 1, count))
 end
 
 function T.to(t, device)
-  return own(C.ss_tensor_to(t, to_device(device, "to", 1, 2)), 2)
+  return own(C.ss_tensor_to(t.p, to_device(device, "to", 1)))
 end
 
---- Releases the storage now; later use of t is an error. Idempotent.
+--- Releases the storage now (the small header goes with the collector); any
+-- later use of t is an error, never a crash. Idempotent.
 function T.free(t)
-  C.ss_tensor_release(t)
+  C.ss_tensor_release(t.p)
 end
 
-function T.is_freed(t) return t.storage == nil end
+function T.is_freed(t) return t.p.storage == nil end
 
 ----------------------------------------------------------------- elementwise
 
@@ -193,16 +197,16 @@ local binops = { add = C.ss_add, sub = C.ss_sub, mul = C.ss_mul, div = C.ss_div,
 
 --- numpy broadcast shape of two tensors (right-aligned; sizes equal or 1).
 local function broadcast_shape(a, b, fname)
-  local n = math.max(a.ndim, b.ndim)
+  local n = math.max(a.p.ndim, b.p.ndim)
   local s = {}
   for k = 1, n do
-    local da = a.ndim - n + k - 1
-    local db = b.ndim - n + k - 1
-    local x = da >= 0 and tonumber(a.shape[da]) or 1
-    local y = db >= 0 and tonumber(b.shape[db]) or 1
+    local da = a.p.ndim - n + k - 1
+    local db = b.p.ndim - n + k - 1
+    local x = da >= 0 and tonumber(a.p.shape[da]) or 1
+    local y = db >= 0 and tonumber(b.p.shape[db]) or 1
     if x ~= y and x ~= 1 and y ~= 1 then
-      error(string.format("%s: shapes %s and %s do not broadcast", fname, M.shape_string(T.shape(a)),
-        M.shape_string(T.shape(b))), 4)
+      raise(string.format("%s: shapes %s and %s do not broadcast", fname, M.shape_string(T.shape(a)),
+        M.shape_string(T.shape(b))))
     end
     s[k] = math.max(x, y)
   end
@@ -211,7 +215,7 @@ end
 
 local function affine(x, a, b)
   local out = M.empty(x)
-  check(C.ss_affine(out, x, a, b), 3)
+  check(C.ss_affine(out.p, x.p, a, b), 3)
   return out
 end
 
@@ -220,22 +224,22 @@ local function binary(name, a, b)
   local ta, tb = is_tensor(a), is_tensor(b)
   if ta and tb then
     local out = M.empty(broadcast_shape(a, b, name))
-    check(binops[name](out, a, b), 3)
+    check(binops[name](out.p, a.p, b.p), 3)
     return out
   end
   local x, s = ta and a or b, ta and b or a
-  if type(s) ~= "number" then arg_error(name, ta and 2 or 1, "a tensor or a number", s, 2) end
+  if type(s) ~= "number" then arg_error(name, ta and 2 or 1, "a tensor or a number", s) end
   if name == "add" then return affine(x, 1, s)
   elseif name == "mul" then return affine(x, s, 0)
   elseif name == "sub" then return ta and affine(x, 1, -s) or affine(x, -1, s)
   elseif name == "div" then
     if ta then return affine(x, 1 / s, 0) end
     local out = M.empty(x)
-    check(C.ss_rdiv_scalar(out, s, x), 2)
+    check(C.ss_rdiv_scalar(out.p, s, x.p), 2)
     return out
   elseif name == "pow" and ta then
     local out = M.empty(x)
-    check(C.ss_pow_scalar(out, x, s), 2)
+    check(C.ss_pow_scalar(out.p, x.p, s), 2)
     return out
   end
   local st = M.full({ 1 }, s)
@@ -252,23 +256,23 @@ local unary_ops = { exp = C.SS_EXP, log = C.SS_LOG, sqrt = C.SS_SQRT, abs = C.SS
 for name, op in pairs(unary_ops) do
   T[name] = function(t)
     local out = M.empty(t)
-    check(C.ss_unary(out, t, op))
+    check(C.ss_unary(out.p, t.p, op))
     return out
   end
   T[name .. "_"] = function(t)
-    check(C.ss_unary(t, t, op))
+    check(C.ss_unary(t.p, t.p, op))
     return t
   end
 end
 
 function T.clamp(t, lo, hi)
   local out = M.empty(t)
-  check(C.ss_clamp(out, t, lo or -math.huge, hi or math.huge))
+  check(C.ss_clamp(out.p, t.p, lo or -math.huge, hi or math.huge))
   return out
 end
 
 function T.clamp_(t, lo, hi)
-  check(C.ss_clamp(t, t, lo or -math.huge, hi or math.huge))
+  check(C.ss_clamp(t.p, t.p, lo or -math.huge, hi or math.huge))
   return t
 end
 
@@ -276,13 +280,13 @@ end
 function T.add_(t, u, alpha)
   alpha = alpha or 1
   if type(u) == "number" then
-    check(C.ss_affine(t, t, 1, alpha * u))
+    check(C.ss_affine(t.p, t.p, 1, alpha * u))
   elseif is_tensor(u) and alpha == 1 then
-    check(C.ss_add(t, t, u))
-  elseif is_tensor(u) and C.ss_tensor_same_shape(t, u) == 1 then
-    check(C.ss_axpby(t, 1, t, alpha, u))
+    check(C.ss_add(t.p, t.p, u.p))
+  elseif is_tensor(u) and C.ss_tensor_same_shape(t.p, u.p) == 1 then
+    check(C.ss_axpby(t.p, 1, t.p, alpha, u.p))
   elseif is_tensor(u) then
-    check(C.ss_add(t, t, u * alpha))
+    check(C.ss_add(t.p, t.p, (u * alpha).p))
   else
     arg_error("add_", 1, "a tensor or a number", u)
   end
@@ -293,29 +297,29 @@ function T.sub_(t, u) return T.add_(t, u, -1) end
 
 --- In place: t = t * s (s a number or a tensor broadcast to t).
 function T.mul_(t, s)
-  if type(s) == "number" then check(C.ss_affine(t, t, s, 0))
-  elseif is_tensor(s) then check(C.ss_mul(t, t, s))
+  if type(s) == "number" then check(C.ss_affine(t.p, t.p, s, 0))
+  elseif is_tensor(s) then check(C.ss_mul(t.p, t.p, s.p))
   else arg_error("mul_", 1, "a tensor or a number", s) end
   return t
 end
 
 function T.div_(t, s)
-  if type(s) == "number" then check(C.ss_affine(t, t, 1 / s, 0))
-  elseif is_tensor(s) then check(C.ss_div(t, t, s))
+  if type(s) == "number" then check(C.ss_affine(t.p, t.p, 1 / s, 0))
+  elseif is_tensor(s) then check(C.ss_div(t.p, t.p, s.p))
   else arg_error("div_", 1, "a tensor or a number", s) end
   return t
 end
 
 --- In place: t = a*t + b*y.
 function T.axpby_(t, a, b, y)
-  expect_tensor(y, "axpby_", 3, 2)
-  check(C.ss_axpby(t, a, t, b, y))
+  expect_tensor(y, "axpby_", 3)
+  check(C.ss_axpby(t.p, a, t.p, b, y.p))
   return t
 end
 
 --- Raises "<what> contains NaN at flat index i" when t is not finite.
 function T.check_finite(t, what)
-  check(C.ss_tensor_check_finite(t, what or "tensor"))
+  check(C.ss_tensor_check_finite(t.p, what or "tensor"))
   return t
 end
 
@@ -324,7 +328,7 @@ end
 local result = ffi.new("double[1]")
 local function reducer(op)
   return function(t)
-    check(C.ss_reduce(result, t, op))
+    check(C.ss_reduce(result, t.p, op))
     return result[0]
   end
 end
@@ -336,7 +340,7 @@ T.norm = reducer(C.SS_RED_NORM)
 
 --- Population variance (divide by n); `unbiased = true` divides by n-1.
 function T.var(t, unbiased)
-  check(C.ss_reduce(result, t, unbiased and C.SS_RED_VAR_UNBIASED or C.SS_RED_VAR))
+  check(C.ss_reduce(result, t.p, unbiased and C.SS_RED_VAR_UNBIASED or C.SS_RED_VAR))
   return result[0]
 end
 
@@ -348,16 +352,16 @@ local per_sample_ops = { sum = C.SS_RED_SUM, mean = C.SS_RED_MEAN, var = C.SS_RE
 --- One value per sample (dimension 1): t:per_sample("mean") -> tensor (N).
 function T.per_sample(t, what)
   local op = per_sample_ops[what or "sum"]
-  if not op then error("per_sample: unknown reduction " .. tostring(what), 2) end
-  local out = M.empty({ tonumber(t.shape[0]) }, device_names[t.device])
-  check(C.ss_reduce_per_sample(out, t, op))
+  if not op then raise("per_sample: unknown reduction " .. tostring(what)) end
+  local out = M.empty({ tonumber(t.p.shape[0]) }, device_names[t.p.device])
+  check(C.ss_reduce_per_sample(out.p, t.p, op))
   return out
 end
 
 function M.dot(a, b)
-  expect_tensor(a, "dot", 1, 2)
-  expect_tensor(b, "dot", 2, 2)
-  check(C.ss_dot(result, a, b))
+  expect_tensor(a, "dot", 1)
+  expect_tensor(b, "dot", 2)
+  check(C.ss_dot(result, a.p, b.p))
   return result[0]
 end
 
@@ -365,28 +369,28 @@ end
 
 local function offset(t, fname, ...)
   local n = select("#", ...)
-  if n ~= t.ndim then
-    error(string.format("%s: %d indices for a %d-dimensional tensor", fname, n, t.ndim), 3)
+  if n ~= t.p.ndim then
+    raise(string.format("%s: %d indices for a %d-dimensional tensor", fname, n, t.p.ndim))
   end
-  if t.device ~= C.SS_CPU then error(fname .. ": element access needs a cpu tensor; use :to('cpu')", 3) end
-  if t.storage == nil then error(fname .. ": tensor was freed", 3) end
+  if t.p.device ~= C.SS_CPU then raise(fname .. ": element access needs a cpu tensor; use :to('cpu')") end
+  if t.p.storage == nil then raise(fname .. ": tensor was freed") end
   local off = 0
   for d = 1, n do
     local i = select(d, ...)
-    local size = tonumber(t.shape[d - 1])
+    local size = tonumber(t.p.shape[d - 1])
     if type(i) ~= "number" or i < 1 or i > size or i ~= math.floor(i) then
-      error(string.format("%s: index %d is %s, outside 1..%d", fname, d, tostring(i), size), 3)
+      raise(string.format("%s: index %d is %s, outside 1..%d", fname, d, tostring(i), size))
     end
     off = off * size + (i - 1)
   end
   return off
 end
 
-function T.get(t, ...) return t.data[offset(t, "get", ...)] end
+function T.get(t, ...) return t.p.data[offset(t, "get", ...)] end
 
 function T.set(t, v, ...)
   if type(v) ~= "number" then arg_error("set", 1, "a number", v) end
-  t.data[offset(t, "set", ...)] = v
+  t.p.data[offset(t, "set", ...)] = v
   return t
 end
 
@@ -394,7 +398,7 @@ end
 function T.values(t)
   local n = T.numel(t)
   local buf = ffi.new("float[?]", n)
-  check(C.ss_tensor_read(buf, t))
+  check(C.ss_tensor_read(buf, t.p))
   local out = {}
   for i = 0, n - 1 do out[i + 1] = buf[i] end
   return out
@@ -422,8 +426,8 @@ end
 local function fmt(v) return string.format("%.4g", v) end
 
 function T.__tostring(t)
-  local head = "tensor" .. M.shape_string(T.shape(t)) .. " " .. (device_names[t.device] or "?")
-  if t.storage == nil then return head .. " (freed)" end
+  if t.p.storage == nil then return "tensor (freed)" end
+  local head = "tensor" .. M.shape_string(T.shape(t)) .. " " .. (device_names[t.p.device] or "?")
   local n = T.numel(t)
   if n > 1e8 then return head end
   local v = T.values(t)
@@ -449,27 +453,27 @@ end
 function M.cat(list, dim)
   dim = dim or 1
   if type(list) ~= "table" or #list == 0 then arg_error("cat", 1, "a non-empty list of tensors", list) end
-  if dim ~= 1 and dim ~= 2 then error("cat: dimension must be 1 or 2, got " .. tostring(dim), 2) end
+  if dim ~= 1 and dim ~= 2 then raise("cat: dimension must be 1 or 2, got " .. tostring(dim)) end
   local ptrs = ffi.new("const ss_tensor*[?]", #list)
-  local shape = T.shape(expect_tensor(list[1], "cat", 1, 2))
+  local shape = T.shape(expect_tensor(list[1], "cat", 1))
   shape[dim] = 0
   for i, t in ipairs(list) do
-    if not is_tensor(t) then error(string.format("cat: element %d is not a tensor", i), 2) end
-    if t.ndim < dim then error(string.format("cat: element %d has %d dimensions, needs %d", i, t.ndim, dim), 2) end
-    ptrs[i - 1] = t
-    shape[dim] = shape[dim] + tonumber(t.shape[dim - 1])
+    if not is_tensor(t) then raise(string.format("cat: element %d is not a tensor", i)) end
+    if t.p.ndim < dim then raise(string.format("cat: element %d has %d dimensions, needs %d", i, t.p.ndim, dim)) end
+    ptrs[i - 1] = t.p
+    shape[dim] = shape[dim] + tonumber(t.p.shape[dim - 1])
   end
-  local out = M.empty(shape, device_names[list[1].device])
-  check(C.ss_cat(out, ptrs, #list, dim - 1))
+  local out = M.empty(shape, device_names[list[1].p.device])
+  check(C.ss_cat(out.p, ptrs, #list, dim - 1))
   return out
 end
 
 --- out = op(a) * op(b) over the last two dimensions, batched over the others.
 function M.bmm(a, b, opts)
-  expect_tensor(a, "bmm", 1, 2)
-  expect_tensor(b, "bmm", 2, 2)
+  expect_tensor(a, "bmm", 1)
+  expect_tensor(b, "bmm", 2)
   opts = opts or {}
-  if a.ndim < 2 or b.ndim < 2 then error("bmm: both operands need at least 2 dimensions", 2) end
+  if a.p.ndim < 2 or b.p.ndim < 2 then raise("bmm: both operands need at least 2 dimensions") end
   local sa, sb = T.shape(a), T.shape(b)
   local m = opts.trans_a and sa[#sa] or sa[#sa - 1]
   local n = opts.trans_b and sb[#sb - 1] or sb[#sb]
@@ -477,8 +481,8 @@ function M.bmm(a, b, opts)
   if T.numel(a) / (sa[#sa] * sa[#sa - 1]) == 1 then shape = sb end
   shape = { unpack(shape) }
   shape[#shape - 1], shape[#shape] = m, n
-  local out = M.empty(shape, device_names[a.device])
-  check(C.ss_bmm(out, a, b, opts.trans_a and 1 or 0, opts.trans_b and 1 or 0, opts.alpha or 1, 0))
+  local out = M.empty(shape, device_names[a.p.device])
+  check(C.ss_bmm(out.p, a.p, b.p, opts.trans_a and 1 or 0, opts.trans_b and 1 or 0, opts.alpha or 1, 0))
   return out
 end
 
@@ -489,8 +493,8 @@ function T.index(t, idx)
   for i = 1, n do buf[i - 1] = idx[i] - 1 end
   local shape = T.shape(t)
   shape[1] = n
-  local out = M.empty(shape, device_names[t.device])
-  check(C.ss_index_select(out, t, buf, n))
+  local out = M.empty(shape, device_names[t.p.device])
+  check(C.ss_index_select(out.p, t.p, buf, n))
   return out
 end
 
@@ -500,7 +504,7 @@ T.__mul = function(a, b) return binary("mul", a, b) end
 T.__div = function(a, b) return binary("div", a, b) end
 T.__pow = function(a, b) return binary("pow", a, b) end
 T.__unm = function(a) return T.neg(a) end
-T.__len = function(t) return tonumber(t.shape[0]) end
+T.__len = function(t) return tonumber(t.p.shape[0]) end
 T.__index = T
 
 ----------------------------------------------------------------- RNG
@@ -516,28 +520,28 @@ end
 
 local function fill_or_new(fname, shape_or_t)
   if is_tensor(shape_or_t) then return shape_or_t end
-  local n, dims = to_shape(shape_or_t, fname, 1, 3)
-  return own(C.ss_tensor_empty(n, dims, C.SS_CPU), 3)
+  local n, dims = to_shape(shape_or_t, fname, 1)
+  return own(C.ss_tensor_empty(n, dims, C.SS_CPU))
 end
 
 --- N(mean, std^2) samples: a new tensor of `shape`, or filling a given tensor.
 function G.normal(g, shape, mean, std)
   local t = fill_or_new("normal", shape)
-  check(C.ss_rng_normal(g, t, mean or 0, std or 1))
+  check(C.ss_rng_normal(g, t.p, mean or 0, std or 1))
   return t
 end
 
 --- U[lo, hi) samples (default [0,1)).
 function G.uniform(g, shape, lo, hi)
   local t = fill_or_new("uniform", shape)
-  check(C.ss_rng_uniform(g, t, lo or 0, hi or 1))
+  check(C.ss_rng_uniform(g, t.p, lo or 0, hi or 1))
   return t
 end
 
 --- 1 with probability p, else 0.
 function G.bernoulli(g, shape, p)
   local t = fill_or_new("bernoulli", shape)
-  check(C.ss_rng_bernoulli(g, t, p))
+  check(C.ss_rng_bernoulli(g, t.p, p))
   return t
 end
 
@@ -584,7 +588,7 @@ end
 
 M.tensor_methods = T
 M.rng_methods = G
-ffi.metatype("ss_tensor", T)
+ffi.metatype("ss_ref", T)
 ffi.metatype("ss_rng", G)
 
 return M

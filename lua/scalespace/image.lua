@@ -7,13 +7,13 @@ local C, check, arg_error = lib.C, lib.check, lib.arg_error
 local M = {}
 
 local function expect_path(p, fname)
-  if type(p) ~= "string" then arg_error(fname, 1, "a file path", p, 2) end
+  if type(p) ~= "string" then arg_error(fname, 1, "a file path", p) end
 end
 
 --- Loads a PNG as (C,H,W) in [0,1] with the file's channels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA).
 function M.load(path)
   expect_path(path, "image.load")
-  return tensor.own(C.ss_image_load(path), 2)
+  return tensor.own(C.ss_image_load(path))
 end
 
 --- A (C,H,W) view of an image given as (H,W), (C,H,W) or (1,C,H,W).
@@ -28,16 +28,16 @@ end
 --- Saves an image (values clamped to [0,1], rounded to 8 bits) atomically.
 function M.save(path, img)
   expect_path(path, "image.save")
-  check(C.ss_image_save(path, as_chw(img, "image.save")))
+  check(C.ss_image_save(path, as_chw(img, "image.save").p))
   return path
 end
 
 --- Saves a batch (N,C,H,W) as a grid: opts.nrow (8), opts.padding (2), opts.pad_value (1).
 function M.save_grid(path, batch, opts)
   expect_path(path, "image.save_grid")
-  tensor.expect_tensor(batch, "image.save_grid", 2, 2)
+  tensor.expect_tensor(batch, "image.save_grid", 2)
   opts = opts or {}
-  check(C.ss_image_save_grid(path, batch, opts.nrow or 8, opts.padding or 2, opts.pad_value or 1))
+  check(C.ss_image_save_grid(path, batch.p, opts.nrow or 8, opts.padding or 2, opts.pad_value or 1))
   return path
 end
 
@@ -46,7 +46,7 @@ function M.convert_channels(images, channels)
   local s = images:shape()
   if s[2] == channels then return images end
   local out = tensor.empty { s[1], channels, s[3], s[4] }
-  check(C.ss_image_convert_channels(out, images))
+  check(C.ss_image_convert_channels(out.p, images.p))
   return out
 end
 

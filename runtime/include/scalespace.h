@@ -42,6 +42,10 @@ int ss_has_cuda(void);
 
 /* ---------------------------------------------------------------- threads */
 
+/* Layout of the exported structs, for the bindings' sizeof/offsetof test:
+ * entry i describes one field. Returns SS_ERR_ARG past the last entry. */
+int ss_abi_field(int i, const char **struct_name, const char **field, int64_t *offset, int64_t *struct_size);
+
 /* Sets OpenMP and OpenBLAS threads together; n <= 0 restores the default.
  * At load time the library reads SS_NUM_THREADS. */
 int ss_set_num_threads(int n);
@@ -206,6 +210,131 @@ ss_tensor *ss_mnist_json_load(const char *path);
  * by '\n' into buf (NUL-terminated). Returns the number of names, or a negative
  * status; SS_ERR_ARG when buf is too small (need is then set). */
 int ss_dir_list(char *buf, size_t buflen, size_t *need, const char *dir, const char *suffix);
+
+/* ---------------------------------------------------------------- linear operators
+ * Images are the last two dimensions of float32 CPU tensors (...,H,W) with 2
+ * to 4 dimensions; every leading dimension is a batch (N·C images, each
+ * transformed on its own), and out has in's leading dimensions. Every operator
+ * is a _forward/_adjoint pair whose adjoint is the transposed loop (exact up to
+ * float rounding: <A x, y> = <x, Aᵀ y>). Outputs are written (=). out may share
+ * memory with in (the op then works from a copy where it must). */
+
+/* Orthonormal 2-D DCT-II over the last two dims, scipy.fft.dctn(norm="ortho"):
+ * FFTW REDFT10 with coefficient 0 scaled by √(1/N), others by √(2/N), per axis.
+ * out: (...,H,W), in: (...,H,W). _inverse (DCT-III) is also the adjoint. */
+int ss_dct2_forward(ss_tensor *out, const ss_tensor *in);
+int ss_dct2_inverse(ss_tensor *out, const ss_tensor *in);
+int ss_dct2_adjoint(ss_tensor *out, const ss_tensor *in);
+
+/* Heat semigroup exp(tΔ) with Neumann boundaries through the DCT: coefficient
+ * (k,l) times exp(−t((πk/H)² + (πl/W)²)). t >= 0: t = 0 copies, t = +inf gives
+ * each image's mean; NaN or t < 0 is an error. Symmetric: _adjoint = _forward.
+ * out: (...,H,W), in: (...,H,W). */
+int ss_heat_forward(ss_tensor *out, const ss_tensor *in, float t);
+int ss_heat_adjoint(ss_tensor *out, const ss_tensor *in, float t);
+/* Gaussian blur: heat with t = sigma²/2, sigma >= 0. Symmetric. */
+int ss_blur_forward(ss_tensor *out, const ss_tensor *in, float sigma);
+int ss_blur_adjoint(ss_tensor *out, const ss_tensor *in, float sigma);
+/* out = idct2(scale ⊙ dct2(in)), the per-frequency multiplier of blurring
+ * diffusion. out, in: (...,H,W); scale: (H,W) or (...,H,W) whose leading sizes
+ * right-align with in's and are equal or 1, e.g. (N,1,H,W). Symmetric. */
+int ss_diag_dct_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *scale);
+int ss_diag_dct_adjoint(ss_tensor *out, const ss_tensor *in, const ss_tensor *scale);
+/* out: (...,H,W) = (πk/H)² + (πl/W)², the heat decay rate of DCT coefficient
+ * (k,l) (the diag_dct scale of heat at time t is exp(−t·out)). */
+int ss_heat_frequencies(ss_tensor *out);
+
+/* 5-point Laplacian, reflecting (Neumann) boundaries, grid size 1:
+ * out_ij = Σ over the existing 4-neighbours of (in_nb − in_ij).
+ * Symmetric. out: (...,H,W), in: (...,H,W). */
+int ss_laplace_forward(ss_tensor *out, const ss_tensor *in);
+int ss_laplace_adjoint(ss_tensor *out, const ss_tensor *in);
+
+/* Separable resizing, any sizes up or down (an unchanged axis is the identity):
+ *   BILINEAR_AA  PyTorch 1.13 interpolate(mode="bilinear", antialias=True,
+ *                align_corners=False): triangle filter whose support grows
+ *                with the down-scale factor, renormalised at the borders;
+ *   BICUBIC      Pillow's float-image resize(BICUBIC) (clean-fid): a = −0.5,
+ *                support 2·max(in/out, 1), renormalised at the borders;
+ *   AREA         PyTorch mode="area" (adaptive average pooling);
+ *   NEAREST      PyTorch mode="nearest" (src = floor(dst·in/out)). */
+enum ss_resize_mode {
+    SS_RESIZE_BILINEAR_AA = 0, SS_RESIZE_BICUBIC = 1, SS_RESIZE_AREA = 2, SS_RESIZE_NEAREST = 3
+};
+/* out: (...,Ho,Wo), in: (...,H,W); the output size is out's. */
+int ss_resize_forward(ss_tensor *out, const ss_tensor *in, int mode);
+/* The transpose of ss_resize_forward from (H,W) to (Ho,Wo):
+ * out: (...,H,W) the original size, in: (...,Ho,Wo) the resized size. */
+int ss_resize_adjoint(ss_tensor *out, const ss_tensor *in, int mode);
+/* "bilinear_aa", "bicubic", "area", "nearest", or "unknown". */
+const char *ss_resize_mode_name(int mode);
+
+/* Operators as values, so Krylov solvers run composites without calling back
+ * into Lua. An operator maps (...,in_h,in_w) to (...,out_h,out_w); apply and
+ * adjoint write out (=) and return a status. Fields are read-only outside
+ * linop.c; every constructor returns a new reference (NULL on failure) that
+ * ss_linop_free drops. Composites hold references to their children, so a
+ * caller may free its own references right after building one. */
+typedef int (*ss_linop_fn)(void *ctx, ss_tensor *out, const ss_tensor *in);
+
+enum ss_linop_kind {
+    SS_LINOP_EXTERNAL = 0, SS_LINOP_IDENTITY = 1, SS_LINOP_DCT2 = 2, SS_LINOP_HEAT = 3,
+    SS_LINOP_BLUR = 4, SS_LINOP_DIAG_DCT = 5, SS_LINOP_LAPLACE = 6, SS_LINOP_RESIZE = 7,
+    SS_LINOP_COMPOSE = 8, SS_LINOP_SCALE = 9, SS_LINOP_SUM = 10, SS_LINOP_TRANSPOSE = 11
+};
+
+typedef struct ss_linop {
+    ss_linop_fn apply;
+    ss_linop_fn adjoint;
+    void *ctx;               /* passed to apply/adjoint; the op itself for built-ins */
+    int64_t in_h, in_w, out_h, out_w;
+    int32_t refcount;        /* atomic inside linop.c */
+    int32_t kind;            /* enum ss_linop_kind */
+    char name[64];           /* e.g. "heat(t=2)", "compose(resize_...,blur(...))" */
+    double param;            /* heat t, blur sigma, scale factor */
+    int32_t mode;            /* resize mode */
+    int32_t reserved;
+    struct ss_linop *a;      /* children: compose(a, b) = a∘b, sum, scale and transpose use a */
+    struct ss_linop *b;
+    ss_tensor *tensor;       /* diag_dct's own copy of the scale */
+} ss_linop;
+
+ss_linop *ss_linop_identity(int64_t h, int64_t w);
+/* apply = ss_dct2_forward, adjoint = ss_dct2_inverse. */
+ss_linop *ss_linop_dct2(int64_t h, int64_t w);
+ss_linop *ss_linop_heat(int64_t h, int64_t w, float t);
+ss_linop *ss_linop_blur(int64_t h, int64_t w, float sigma);
+/* Keeps its own copy of scale: (h,w) or broadcastable as in ss_diag_dct_forward. */
+ss_linop *ss_linop_diag_dct(int64_t h, int64_t w, const ss_tensor *scale);
+ss_linop *ss_linop_laplace(int64_t h, int64_t w);
+ss_linop *ss_linop_resize(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, int mode);
+/* Externally supplied callbacks (e.g. LuaJIT FFI callbacks); ctx stays the
+ * caller's and must outlive the operator. A callback that fails without
+ * setting an error gets a message naming the operator. */
+ss_linop *ss_linop_new(ss_linop_fn apply, ss_linop_fn adjoint, void *ctx, int64_t in_h, int64_t in_w,
+                       int64_t out_h, int64_t out_w, const char *name);
+/* a∘b (b applied first); a's input size must be b's output size. */
+ss_linop *ss_linop_compose(ss_linop *a, ss_linop *b);
+/* alpha·a, alpha finite. */
+ss_linop *ss_linop_scale(float alpha, ss_linop *a);
+/* a + b, same input and output sizes. */
+ss_linop *ss_linop_sum(ss_linop *a, ss_linop *b);
+/* aᵀ: apply runs a's adjoint and adjoint a's apply; the transpose of a
+ * transpose is the original operator (a new reference to it). */
+ss_linop *ss_linop_transpose(ss_linop *a);
+/* Adds a reference and returns op (NULL stays NULL). */
+ss_linop *ss_linop_retain(ss_linop *op);
+/* Drops one reference; the last one frees the operator and its children's
+ * references. NULL is fine. */
+void ss_linop_free(ss_linop *op);
+/* out: (...,out_h,out_w), in: (...,in_h,in_w), same leading dims (adjoint: the
+ * other way round). Shapes are checked here, then the callback runs. */
+int ss_linop_apply(const ss_linop *op, ss_tensor *out, const ss_tensor *in);
+int ss_linop_adjoint(const ss_linop *op, ss_tensor *out, const ss_tensor *in);
+/* Dot-product test: x (batch,in_h,in_w) and y (batch,out_h,out_w) from
+ * N(0,1) with ss_rng seeded by `seed`; *rel_err = |<Ax,y> − <x,Aᵀy>| /
+ * max(|<Ax,y>|, 1e-300), inner products in double. */
+int ss_linop_dot_test(double *rel_err, const ss_linop *op, int64_t batch, uint64_t seed);
 
 #ifdef __cplusplus
 }
