@@ -10,11 +10,29 @@
 
 #define REDUCE_BLOCK 8192
 
+/* Sums of a per-element term over x[0..n) in 8 fixed lanes: independent
+ * accumulators let the compiler vectorise without reassociating (no fast-math),
+ * and the fixed lane order keeps results identical run to run. */
+#define LANES 8
+#define LANE_SUM(term)                                          \
+    do {                                                        \
+        double lane[LANES] = {0};                               \
+        int64_t i = 0;                                          \
+        for (; i + LANES <= n; i += LANES)                      \
+            for (int l = 0; l < LANES; l++) {                   \
+                int64_t k = i + l;                              \
+                lane[l] += (term);                              \
+            }                                                   \
+        double acc = 0;                                         \
+        for (int l = 0; l < LANES; l++) acc += lane[l];         \
+        for (int64_t k = i; k < n; k++) acc += (term);          \
+        return acc;                                             \
+    } while (0)
+
 /* Per-block statistic for op over x[0..n): sum, sum of squares about `shift`,
- * min or max. Returns NaN-propagating min/max. */
+ * dot with y (op -1), or NaN-propagating min/max. */
 static double block_stat(int op, const float *x, const float *y, int64_t n, double shift)
 {
-    double acc = 0.0;
     switch (op) {
     case SS_RED_MIN: {
         double m = INFINITY;
@@ -33,22 +51,11 @@ static double block_stat(int op, const float *x, const float *y, int64_t n, doub
         return m;
     }
     case SS_RED_VAR:
-    case SS_RED_VAR_UNBIASED:
-        for (int64_t i = 0; i < n; i++) {
-            double d = (double)x[i] - shift;
-            acc += d * d;
-        }
-        return acc;
+    case SS_RED_VAR_UNBIASED: LANE_SUM(((double)x[k] - shift) * ((double)x[k] - shift));
     case SS_RED_NORM:
-    case SS_RED_SUMSQ:
-        for (int64_t i = 0; i < n; i++) acc += (double)x[i] * x[i];
-        return acc;
-    case -1: /* dot product */
-        for (int64_t i = 0; i < n; i++) acc += (double)x[i] * y[i];
-        return acc;
-    default: /* sum, mean */
-        for (int64_t i = 0; i < n; i++) acc += x[i];
-        return acc;
+    case SS_RED_SUMSQ: LANE_SUM((double)x[k] * x[k]);
+    case -1: LANE_SUM((double)x[k] * y[k]);
+    default: LANE_SUM((double)x[k]);
     }
 }
 

@@ -1,0 +1,78 @@
+--- scalespace.bench — timing helpers for bench/*.lua: a monotonic clock, the
+-- median of repeated runs, JSON lines, and running a Python peer in the same run.
+local ffi = require "ffi"
+
+local M = {}
+
+pcall(ffi.cdef, [[
+typedef struct ss_timespec { long tv_sec; long tv_nsec; } ss_timespec;
+int clock_gettime(int clk_id, ss_timespec *tp);
+]])
+local ts = ffi.new("ss_timespec")
+
+--- Seconds on the monotonic clock.
+function M.now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+--- Median wall time in seconds of fn() over `reps` runs after `warmup` runs.
+function M.median(fn, reps, warmup)
+  for _ = 1, warmup or 2 do fn() end
+  local times = {}
+  for i = 1, reps or 11 do
+    local t0 = M.now()
+    fn()
+    times[i] = M.now() - t0
+  end
+  table.sort(times)
+  return times[math.floor((#times + 1) / 2)]
+end
+
+local function encode(v)
+  local t = type(v)
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format("%d", v) end
+    return string.format("%.6g", v)
+  elseif t == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
+  elseif t == "boolean" then
+    return tostring(v)
+  elseif t == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local parts = {}
+    for _, k in ipairs(keys) do parts[#parts + 1] = encode(tostring(k)) .. ":" .. encode(v[k]) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  return "null"
+end
+M.encode = encode
+
+--- Prints one JSON object on a line (keys sorted, so lines diff well).
+function M.emit(record)
+  io.write(encode(record), "\n")
+  io.flush()
+end
+
+--- Runs a Python peer script (`python3 path args…`) and returns its stdout lines
+-- parsed as `key=value` pairs per line, or nil and a reason when Python or the
+-- peer library is not installed (the bench then reports our side alone).
+function M.python(script, args)
+  local cmd = "python3 " .. script .. " " .. table.concat(args or {}, " ") .. " 2>&1"
+  local p = io.popen(cmd)
+  local out = p:read("*a")
+  local ok = p:close()
+  if not ok then return nil, out end
+  local rows = {}
+  for line in out:gmatch("[^\n]+") do
+    local row = {}
+    for k, v in line:gmatch("([%w_]+)=(%S+)") do row[k] = tonumber(v) or v end
+    if next(row) then rows[#rows + 1] = row end
+  end
+  return rows
+end
+
+return M
