@@ -216,8 +216,9 @@ int ss_dir_list(char *buf, size_t buflen, size_t *need, const char *dir, const c
  * to 4 dimensions; every leading dimension is a batch (N·C images, each
  * transformed on its own), and out has in's leading dimensions. Every operator
  * is a _forward/_adjoint pair whose adjoint is the transposed loop (exact up to
- * float rounding: <A x, y> = <x, Aᵀ y>). Outputs are written (=). out may share
- * memory with in (the op then works from a copy where it must). */
+ * float rounding: <A x, y> = <x, Aᵀ y>). Outputs are written (=). out may be
+ * the same tensor as in (ops work from a copy where they must); a partial
+ * overlap is an error for the DCT-based ops. */
 
 /* Orthonormal 2-D DCT-II over the last two dims, scipy.fft.dctn(norm="ortho"):
  * FFTW REDFT10 with coefficient 0 scaled by √(1/N), others by √(2/N), per axis.
@@ -333,7 +334,9 @@ int ss_linop_apply(const ss_linop *op, ss_tensor *out, const ss_tensor *in);
 int ss_linop_adjoint(const ss_linop *op, ss_tensor *out, const ss_tensor *in);
 /* Dot-product test: x (batch,in_h,in_w) and y (batch,out_h,out_w) from
  * N(0,1) with ss_rng seeded by `seed`; *rel_err = |<Ax,y> − <x,Aᵀy>| /
- * max(|<Ax,y>|, 1e-300), inner products in double. */
+ * max(|<Ax,y>|, ‖Ax‖‖y‖/√m, 1e-300) with m = numel(y), inner products in
+ * double. The middle term is the typical size of <Ax,y> for random y: it keeps
+ * a chance near-zero <Ax,y> from turning float rounding into a large error. */
 int ss_linop_dot_test(double *rel_err, const ss_linop *op, int64_t batch, uint64_t seed);
 
 #ifdef __cplusplus

@@ -1,0 +1,205 @@
+/* dct.c — orthonormal 2-D DCT-II and its inverse over the last two dimensions.
+ *
+ * FFTW's REDFT10 is the unnormalised DCT-II (2·Σ per axis) and REDFT01 the
+ * DCT-III; the orthonormal pair (scipy.fft.dctn(norm="ortho")) scales
+ * coefficient 0 by √(1/4N) and the others by √(1/2N) after REDFT10, and before
+ * REDFT01 by √(1/N) and √(1/2N). The inverse is the transpose, so it is also
+ * the adjoint. All images of a batch go through one plan (fftwf_plan_many_r2r),
+ * transformed in place in the output after a copy, so the input is never
+ * touched and the plan never sees user data while planning. */
+#include "ops/dct.h"
+
+#include <fftw3.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ plan cache */
+
+/* FFTW's planner is not thread-safe: every plan is made and destroyed under
+ * plan_lock. Executing a plan on new arrays (fftwf_execute_r2r) is safe from
+ * any thread. Plans live until the process ends; when the table is full a
+ * plan is made for one call and destroyed after it.
+ *
+ * A batch is cut into one contiguous chunk per OpenMP thread, each chunk one
+ * plan_many call; FFTW's own threads are kept for a single large image (they
+ * are pthreads that would compete with the OpenMP pool's spinning workers). */
+#define PLAN_TABLE_SIZE 64
+/* Below this many values per call one thread does all the work. */
+#define PLAN_PARALLEL_MIN ((int64_t)1 << 15)
+/* A single image this large gets FFTW's threads. */
+#define PLAN_THREADS_MIN ((int64_t)1 << 18)
+
+typedef struct plan_entry {
+    int h, w, batch, kind, unaligned, nthreads;
+    fftwf_plan plan;
+} plan_entry;
+
+static plan_entry plan_table[PLAN_TABLE_SIZE];
+static int plan_count;
+static int plan_threads_ok; /* 1 after fftwf_init_threads succeeded, -1 if it failed */
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A plan for data's alignment; *owned = 1 when the caller must destroy it. */
+static fftwf_plan plan_get(float *data, int h, int w, int batch, int kind, int nthreads, int *owned)
+{
+    /* A plan made for SIMD-aligned arrays may only run on arrays with the same
+     * alignment; narrowed views can start anywhere, so they get FFTW_UNALIGNED. */
+    int unaligned = fftwf_alignment_of(data) != 0;
+    fftwf_plan p = NULL;
+    *owned = 0;
+    pthread_mutex_lock(&plan_lock);
+    for (int i = 0; i < plan_count; i++) {
+        plan_entry *e = &plan_table[i];
+        if (e->h == h && e->w == w && e->batch == batch && e->kind == kind && e->unaligned == unaligned &&
+            e->nthreads == nthreads) {
+            p = e->plan;
+            break;
+        }
+    }
+    if (!p) {
+        if (plan_threads_ok == 0) plan_threads_ok = fftwf_init_threads() ? 1 : -1;
+        if (plan_threads_ok < 0) nthreads = 1;
+        fftwf_plan_with_nthreads(nthreads);
+        int n[2] = {h, w};
+        fftwf_r2r_kind kinds[2];
+        kinds[0] = kinds[1] = kind == SS_DCT_REDFT10 ? FFTW_REDFT10 : FFTW_REDFT01;
+        /* FFTW_ESTIMATE never reads or writes the arrays while planning, so the
+         * caller's buffer can stand in for them. */
+        unsigned flags = FFTW_ESTIMATE | (unaligned ? FFTW_UNALIGNED : 0);
+        p = fftwf_plan_many_r2r(2, n, batch, data, NULL, 1, h * w, data, NULL, 1, h * w, kinds, flags);
+        if (p && plan_count < PLAN_TABLE_SIZE) {
+            plan_table[plan_count++] = (plan_entry){h, w, batch, kind, unaligned, nthreads, p};
+        } else if (p) {
+            *owned = 1;
+        }
+    }
+    pthread_mutex_unlock(&plan_lock);
+    return p;
+}
+
+/* One plan_many over `batch` images at data; < 0 when FFTW cannot plan. */
+static int raw_chunk(float *data, int64_t batch, int64_t h, int64_t w, int kind, int nthreads)
+{
+    int owned;
+    fftwf_plan p = plan_get(data, (int)h, (int)w, (int)batch, kind, nthreads, &owned);
+    if (!p) return -1;
+    fftwf_execute_r2r(p, data, data);
+    if (owned) {
+        pthread_mutex_lock(&plan_lock);
+        fftwf_destroy_plan(p);
+        pthread_mutex_unlock(&plan_lock);
+    }
+    return 0;
+}
+
+int ss_dct2_raw(float *data, int64_t batch, int64_t h, int64_t w, int kind, const char *op)
+{
+    if (h > INT_MAX / w || batch > INT_MAX)
+        return SS_FAIL(SS_ERR_ARG, "%s: %lld images of %lldx%lld are too large for FFTW's int sizes", op,
+                       (long long)batch, (long long)h, (long long)w);
+    const int64_t n = batch * h * w, hw = h * w;
+    const int nt = ss_get_num_threads() > 1 ? ss_get_num_threads() : 1;
+    const int chunks = n >= PLAN_PARALLEL_MIN ? (int)(batch < nt ? batch : nt) : 1;
+    int failed = 0;
+    if (chunks <= 1) {
+        failed = raw_chunk(data, batch, h, w, kind, n >= PLAN_THREADS_MIN ? nt : 1) < 0;
+    } else {
+        const int64_t per = (batch + chunks - 1) / chunks;
+#pragma omp parallel for schedule(static) num_threads(chunks) reduction(| : failed)
+        for (int c = 0; c < chunks; c++) {
+            int64_t b0 = c * per, len = batch - b0 < per ? batch - b0 : per;
+            if (len > 0 && raw_chunk(data + b0 * hw, len, h, w, kind, 1) < 0) failed = 1;
+        }
+    }
+    if (failed) return SS_FAIL(SS_ERR_NUMERIC, "%s: FFTW could not plan a %lldx%lld DCT", op, (long long)h, (long long)w);
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------ shared checks */
+
+int ss_tensors_overlap(const ss_tensor *a, const ss_tensor *b)
+{
+    const float *a0 = a->data, *a1 = a->data + ss_tensor_numel(a);
+    const float *b0 = b->data, *b1 = b->data + ss_tensor_numel(b);
+    return a0 < b1 && b0 < a1;
+}
+
+int ss_image_op_check(const char *op, const ss_tensor *out, const ss_tensor *in, int64_t out_h,
+                      int64_t out_w, int64_t *batch, int64_t *h, int64_t *w)
+{
+    const ss_tensor *ts[2] = {out, in};
+    int dev = ss_common_device(op, 2, ts);
+    if (dev < 0) return dev;
+    char si[96], so[96];
+    if (in->ndim < 2)
+        return SS_FAIL(SS_ERR_ARG, "%s: input %s needs 2 to 4 dimensions (...,H,W)", op,
+                       ss_shape_str(si, sizeof si, in));
+    int nd = in->ndim;
+    if (out_h == 0) out_h = in->shape[nd - 2], out_w = in->shape[nd - 1];
+    int ok = out->ndim == nd && out->shape[nd - 2] == out_h && out->shape[nd - 1] == out_w;
+    for (int d = 0; ok && d < nd - 2; d++) ok = out->shape[d] == in->shape[d];
+    if (!ok)
+        return SS_FAIL(SS_ERR_ARG, "%s: output %s does not fit input %s: expected the input's leading "
+                       "dimensions and an image of %lldx%lld", op, ss_shape_str(so, sizeof so, out),
+                       ss_shape_str(si, sizeof si, in), (long long)out_h, (long long)out_w);
+    if (dev != SS_CPU) return ss_cuda_missing(op);
+    int64_t b = 1;
+    for (int d = 0; d < nd - 2; d++) b *= in->shape[d];
+    *batch = b;
+    *h = in->shape[nd - 2];
+    *w = in->shape[nd - 1];
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------ orthonormal DCT */
+
+/* out (b,h,w) *= sh[k]·sw[l], the per-axis orthonormal factors. */
+static void scale_axes(float *out, int64_t batch, int64_t h, int64_t w, double s0h, double skh, double s0w,
+                       double skw)
+{
+#pragma omp parallel for schedule(static) if (batch * h * w > 65536)
+    for (int64_t r = 0; r < batch * h; r++) {
+        int64_t k = r % h;
+        double fh = k == 0 ? s0h : skh;
+        float f0 = (float)(fh * s0w), fk = (float)(fh * skw);
+        float *row = out + r * w;
+        row[0] *= f0;
+        for (int64_t l = 1; l < w; l++) row[l] *= fk;
+    }
+}
+
+static int dct_check(const char *op, const ss_tensor *out, const ss_tensor *in, int64_t *b, int64_t *h,
+                     int64_t *w)
+{
+    SS_TRY(ss_image_op_check(op, out, in, 0, 0, b, h, w));
+    /* Copying in to out first; a partial overlap would corrupt the input. */
+    if (out->data != in->data && ss_tensors_overlap(out, in))
+        return SS_FAIL(SS_ERR_ARG, "%s: output partly overlaps the input", op);
+    return SS_OK;
+}
+
+/* out: (...,H,W), in: (...,H,W); out may be in. */
+int ss_dct2_forward(ss_tensor *out, const ss_tensor *in)
+{
+    int64_t b, h, w;
+    SS_TRY(dct_check("ss_dct2_forward", out, in, &b, &h, &w));
+    SS_TRY(ss_tensor_copy(out, in));
+    SS_TRY(ss_dct2_raw(out->data, b, h, w, SS_DCT_REDFT10, "ss_dct2_forward"));
+    scale_axes(out->data, b, h, w, sqrt(0.25 / h), sqrt(0.5 / h), sqrt(0.25 / w), sqrt(0.5 / w));
+    return SS_OK;
+}
+
+/* out: (...,H,W), in: (...,H,W); out may be in. */
+int ss_dct2_inverse(ss_tensor *out, const ss_tensor *in)
+{
+    int64_t b, h, w;
+    SS_TRY(dct_check("ss_dct2_inverse", out, in, &b, &h, &w));
+    SS_TRY(ss_tensor_copy(out, in));
+    scale_axes(out->data, b, h, w, sqrt(1.0 / h), sqrt(0.5 / h), sqrt(1.0 / w), sqrt(0.5 / w));
+    return ss_dct2_raw(out->data, b, h, w, SS_DCT_REDFT01, "ss_dct2_inverse");
+}
+
+/* The DCT is orthogonal: its adjoint is its inverse. */
+int ss_dct2_adjoint(ss_tensor *out, const ss_tensor *in) { return ss_dct2_inverse(out, in); }
