@@ -29,6 +29,12 @@ local function own(p)
 end
 M.own = own
 
+--- A tensor over a pointer that C owns (no finalizer): for FFI callbacks.
+local tensor_ptr = ffi.typeof("ss_tensor*")
+function M.borrow(p)
+  return ref_ct(ffi.cast(tensor_ptr, p))
+end
+
 local function expect_tensor(v, fname, i)
   if not is_tensor(v) then arg_error(fname, i, "a tensor", v) end
   return v

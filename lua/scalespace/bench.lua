@@ -57,21 +57,21 @@ function M.emit(record)
   io.flush()
 end
 
---- Runs a Python peer script (`python3 path args…`) and returns its stdout lines
--- parsed as `key=value` pairs per line, or nil and a reason when Python or the
--- peer library is not installed (the bench then reports our side alone).
+--- Runs a Python peer script with Debian's python3 (or $SS_PYTHON) and returns its
+-- `key=value` output lines as tables, or nil and the output when no line came back
+-- (Python or the peer library missing: the bench then reports our side alone).
 function M.python(script, args)
-  local cmd = "python3 " .. script .. " " .. table.concat(args or {}, " ") .. " 2>&1"
-  local p = io.popen(cmd)
+  local python = os.getenv("SS_PYTHON") or "/usr/bin/python3"
+  local p = io.popen(python .. " " .. script .. " " .. table.concat(args or {}, " ") .. " 2>&1")
   local out = p:read("*a")
-  local ok = p:close()
-  if not ok then return nil, out end
+  p:close()
   local rows = {}
   for line in out:gmatch("[^\n]+") do
     local row = {}
     for k, v in line:gmatch("([%w_]+)=(%S+)") do row[k] = tonumber(v) or v end
     if next(row) then rows[#rows + 1] = row end
   end
+  if #rows == 0 then return nil, out end
   return rows
 end
 

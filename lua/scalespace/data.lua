@@ -128,6 +128,42 @@ function M.mnist(opts)
   return M.from_tensors(apply_range(images, opts.range, "mnist"), lab, "mnist")
 end
 
+--- The folder of natural photographs the set-up extracts from Debian's python3-skimage.
+function M.photo_dir()
+  return os.getenv("SS_PHOTO_DIR") or (config.root .. "/.cache/photos")
+end
+
+--- One photograph by name ("astronaut", "camera", "coffee", "chelsea", …) as (C,H,W)
+-- in [0,1]; opts.size resizes (centre square, antialiased bilinear), opts.channels converts.
+function M.photo(name, opts)
+  if type(name) ~= "string" then lib.arg_error("data.photo", 1, "a photograph name such as \"astronaut\"", name) end
+  local path = M.photo_dir() .. "/" .. name .. ".png"
+  if not file_exists(path) then
+    raise("data.photo: " .. path .. " not found; `make run` extracts the photographs of python3-skimage there")
+  end
+  local img = image.load(path)
+  opts = opts or {}
+  if not opts.size and not opts.channels then return img end
+  local s = img:shape()
+  local x = M.square(img:reshape { 1, s[1], s[2], s[3] }, opts.size or math.min(s[2], s[3]), opts.channels or s[1])
+  local t = x:shape()
+  return x:reshape { t[2], t[3], t[4] }
+end
+
+--- The centre square of images (N,c,H,W), resized to size x size (antialiased
+-- bilinear) with `channels` channels.
+function M.square(images, size, channels)
+  local s = images:shape()
+  local side = math.min(s[3], s[4])
+  local crop = tensor.empty { s[1], s[2], side, side }
+  check(C.ss_crop(crop.p, images.p, math.floor((s[3] - side) / 2), math.floor((s[4] - side) / 2)))
+  crop = image.convert_channels(crop, channels)
+  if side == size then return crop end
+  local out = tensor.empty { s[1], channels, size, size }
+  check(C.ss_resize_forward(out.p, crop.p, C.SS_RESIZE_BILINEAR_AA))
+  return out
+end
+
 --- Every PNG in a folder (sorted by name), centre-cropped to a square and resized to
 -- opts.size x opts.size (antialiased bilinear), with opts.channels (3) channels.
 function M.folder(dir, opts)
@@ -145,13 +181,7 @@ function M.folder(dir, opts)
   for name in ffi.string(buf):gmatch("[^\n]+") do
     local img = image.load(dir .. "/" .. name)
     local s = img:shape()
-    local side = math.min(s[2], s[3])
-    local crop = tensor.empty { s[1], side, side }
-    check(C.ss_crop(crop.p, img.p, math.floor((s[2] - side) / 2), math.floor((s[3] - side) / 2)))
-    crop = image.convert_channels(crop:reshape { 1, s[1], side, side }, channels)
-    local out = tensor.empty { 1, channels, size, size }
-    check(C.ss_resize_forward(out.p, crop.p, C.SS_RESIZE_BILINEAR_AA))
-    batch[#batch + 1] = out
+    batch[#batch + 1] = M.square(img:reshape { 1, s[1], s[2], s[3] }, size, channels)
   end
   return M.from_tensors(apply_range(tensor.cat(batch, 1), opts.range, "data.folder"), nil, dir)
 end
