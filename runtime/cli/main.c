@@ -1,1 +1,892 @@
-int main(void) { return 0; }
+/* main.c — the `scalespace` executable: a LuaJIT host with a script runner and a REPL.
+ *
+ *   scalespace script.lua args...   run a script; `arg` and `...` as the `lua` standalone sets them
+ *   scalespace -e 'code' [-e ...]   run code (then a script, if one follows)
+ *   scalespace -                    run a script read from stdin
+ *   scalespace [-i]                 REPL (libedit on a terminal, plain line reading otherwise)
+ *
+ * Before anything runs, package.path gets the Lua tree next to the executable (the build tree's
+ * lua/ and the installed share/scalespace/lua/), with $SCALESPACE_LUA_PATH in front of it, and
+ * package.loaded["scalespace.host"] tells the bindings that libscalespace is linked into this
+ * process (its symbols resolve through ffi.C).
+ *
+ * The library never exits; this file alone decides the exit status: 0 on success, 1 on an
+ * uncaught Lua error, a missing script, a bad option, or (when stdin is not a terminal) a REPL
+ * line that failed; a script's os.exit(n) exits with n (after closing the Lua state, so that
+ * finalizers run, unless os.exit(n, false)).
+ */
+#define _GNU_SOURCE /* getline, readlink, sigaction */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <luajit.h>
+#include <lualib.h>
+
+#include <editline/readline.h>
+
+#include "scalespace.h"
+
+#ifndef SS_VERSION_STRING
+#define SS_VERSION_STRING "unknown"
+#endif
+
+#define SS_HISTORY_FILE ".scalespace_history"
+#define SS_HISTORY_MAX 1000
+
+static const char *progname = "scalespace";
+static lua_State *globalL = NULL;
+/* SIGINT was ignored when we started (e.g. a background job): keep ignoring it. */
+static int sigint_ignored = 0;
+/* Set by the SIGINT handler installed while readline() waits for a line. */
+static volatile sig_atomic_t prompt_interrupted = 0;
+/* Where the REPL history is written at exit; NULL when no interactive REPL ran. */
+static char *history_path = NULL;
+
+/* ------------------------------------------------------------------ messages */
+
+static void l_message(const char *pname, const char *msg)
+{
+    fflush(stdout);
+    if (pname != NULL)
+        fprintf(stderr, "%s: ", pname);
+    fprintf(stderr, "%s\n", msg);
+    fflush(stderr);
+}
+
+/* Prints the error message on top of the stack (if status is an error) and pops it. */
+static int report(lua_State *L, int status, const char *pname)
+{
+    if (status != 0 && lua_gettop(L) > 0 && !lua_isnil(L, -1)) {
+        const char *msg = lua_tostring(L, -1);
+        if (msg == NULL)
+            msg = "(error object is not a string)";
+        l_message(pname, msg);
+        lua_pop(L, 1);
+    }
+    return status;
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s [options] [script [args...]]\n"
+            "Options:\n"
+            "  -e code        run code (may be given several times; runs before the script)\n"
+            "  -l name        require module 'name' into global 'name' (-l g=mod: into 'g')\n"
+            "  -i             enter the REPL after running the script or -e code\n"
+            "  -v, --version  print the version (and exit, unless there is more to do)\n"
+            "  -h, --help     print this help and exit\n"
+            "  --             stop handling options\n"
+            "  -              run a script read from stdin\n"
+            "With no script and no -e the REPL starts; when stdin is not a terminal it reads\n"
+            "lines from stdin without prompts and prints the value of each expression.\n"
+            "Environment: SCALESPACE_LUA_PATH is put in front of package.path.\n",
+            progname);
+}
+
+static void print_version(void)
+{
+    const char *lib = ss_version();
+    if (lib != NULL && strcmp(lib, SS_VERSION_STRING) != 0)
+        printf("scalespace %s (%s; libscalespace %s)\n", SS_VERSION_STRING, LUAJIT_VERSION, lib);
+    else
+        printf("scalespace %s (%s)\n", SS_VERSION_STRING, LUAJIT_VERSION);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ interruption */
+
+static void lstop(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+/* SIGINT while Lua code runs: restore the default action (a second Ctrl-C kills the
+ * process, e.g. inside JIT-compiled code that never reaches a hook) and ask the VM to
+ * stop at the next hook. */
+static void laction(int sig)
+{
+    signal(sig, SIG_DFL);
+    if (globalL != NULL)
+        lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* SIGINT while readline() waits: note it; readline() then returns and the line is dropped. */
+static void prompt_action(int sig)
+{
+    (void)sig;
+    prompt_interrupted = 1;
+}
+
+static void set_sigint(void (*handler)(int), struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked read() returns EINTR */
+    sigaction(SIGINT, &sa, old);
+}
+
+/* ------------------------------------------------------------------ calling Lua */
+
+/* Message handler: the message (or a description of a non-string error) plus a traceback.
+ * A nil error object stays nil, and report() prints nothing for it. */
+static int msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (lua_isnoneornil(L, 1))
+        return 1; /* error() without a message: exit 1 silently, as lua 5.1 does (busted relies on it) */
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    /* debug.traceback when it is there (scripts may replace it), luaL_traceback otherwise. */
+    lua_pushliteral(L, "debug");
+    lua_rawget(L, LUA_GLOBALSINDEX);
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "traceback");
+        if (lua_isfunction(L, -1)) {
+            lua_pushstring(L, msg);
+            lua_pushinteger(L, 2);
+            lua_call(L, 2, 1);
+            if (lua_type(L, -1) == LUA_TSTRING)
+                return 1;
+        }
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Calls the function below the narg arguments on top of the stack, with the message handler
+ * and the SIGINT handler in place. */
+static int docall(lua_State *L, int narg, int nres)
+{
+    int status;
+    int base = lua_gettop(L) - narg;
+    struct sigaction old;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    if (!sigint_ignored)
+        set_sigint(laction, &old);
+    status = lua_pcall(L, narg, nres, base);
+    if (!sigint_ignored)
+        sigaction(SIGINT, &old, NULL);
+    if (lua_gethook(L) == lstop) /* a Ctrl-C that arrived after the last hook */
+        lua_sethook(L, NULL, 0, 0);
+    lua_remove(L, base);
+    if (status != 0)
+        lua_gc(L, LUA_GCCOLLECT, 0);
+    return status;
+}
+
+static int dochunk(lua_State *L, int status)
+{
+    if (status == 0)
+        status = docall(L, 0, 0);
+    return report(L, status, progname);
+}
+
+static int dostring(lua_State *L, const char *s, const char *name)
+{
+    return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l name or -l g=name: g = require(name). */
+static int dolibrary(lua_State *L, const char *spec)
+{
+    int status;
+    const char *eq = strchr(spec, '=');
+    const char *mod = eq != NULL ? eq + 1 : spec;
+    lua_getglobal(L, "require");
+    lua_pushstring(L, mod);
+    status = docall(L, 1, 1);
+    if (status == 0) {
+        if (eq != NULL)
+            lua_pushlstring(L, spec, (size_t)(eq - spec));
+        else
+            lua_pushstring(L, spec);
+        lua_insert(L, -2);
+        lua_settable(L, LUA_GLOBALSINDEX);
+    }
+    return report(L, status, progname);
+}
+
+/* ------------------------------------------------------------------ host setup */
+
+/* os.exit([code [, close]]): as LuaJIT's, except that the state is closed unless close is false,
+ * so finalizers (ffi.gc: tensors, device memory) run before the process exits. */
+static int host_exit(lua_State *L)
+{
+    int status = EXIT_SUCCESS;
+    if (lua_isboolean(L, 1))
+        status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+    else if (!lua_isnoneornil(L, 1))
+        status = (int)luaL_checkinteger(L, 1);
+    if (lua_isnoneornil(L, 2) || lua_toboolean(L, 2)) {
+        globalL = NULL;
+        lua_close(L);
+    }
+    exit(status);
+}
+
+/* package.path = $SCALESPACE_LUA_PATH; <exe_dir>/lua/...; <exe_dir>/../share/scalespace/lua/...;
+ * then LuaJIT's own path. package.loaded["scalespace.host"] = {exe=, exe_dir=, has_lib=true}.
+ * os.exit = host_exit. */
+static void setup_host(lua_State *L, const char *argv0)
+{
+    char exe[PATH_MAX], dir[PATH_MAX], *slash;
+    const char *env = getenv("SCALESPACE_LUA_PATH");
+    int n = 0;
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0)
+        exe[len] = '\0';
+    else if (!(strchr(argv0, '/') != NULL && realpath(argv0, exe) != NULL)) /* no /proc */
+        exe[0] = '\0';
+    memcpy(dir, exe, strlen(exe) + 1);
+    slash = strrchr(dir, '/');
+    if (slash != NULL)
+        slash[slash == dir] = '\0'; /* "/scalespace" -> "/" */
+    else
+        dir[0] = '\0';
+
+    lua_getglobal(L, "package");
+    if (lua_istable(L, -1)) {
+        if (env != NULL && env[0] != '\0') {
+            lua_pushstring(L, env);
+            lua_pushstring(L, env[strlen(env) - 1] == ';' ? "" : ";");
+            n += 2;
+        }
+        if (dir[0] != '\0') {
+            lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;"
+                               "%s/../share/scalespace/lua/?.lua;%s/../share/scalespace/lua/?/init.lua;",
+                            dir, dir, dir, dir);
+            n++;
+        }
+        lua_getfield(L, -1 - n, "path");
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            lua_pushliteral(L, "");
+        }
+        lua_concat(L, n + 1);
+        lua_setfield(L, -2, "path");
+    }
+    lua_pop(L, 1);
+
+    lua_getglobal(L, "os");
+    if (lua_istable(L, -1)) {
+        lua_pushcfunction(L, host_exit);
+        lua_setfield(L, -2, "exit");
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+    if (lua_istable(L, -1)) {
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, exe[0] != '\0' ? exe : argv0);
+        lua_setfield(L, -2, "exe");
+        lua_pushstring(L, dir);
+        lua_setfield(L, -2, "exe_dir");
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "has_lib");
+        lua_pushstring(L, SS_VERSION_STRING);
+        lua_setfield(L, -2, "version");
+        lua_setfield(L, -2, "scalespace.host");
+    }
+    lua_pop(L, 1);
+}
+
+/* arg[0] = script, arg[1..] = its arguments, arg[-k] = interpreter and options
+ * (with no script, arg[0] is the interpreter). */
+static void create_arg_table(lua_State *L, char **argv, int argc, int script)
+{
+    int i;
+    if (script == argc)
+        script = 0;
+    lua_createtable(L, argc - script - 1 > 0 ? argc - script - 1 : 0, script + 1);
+    for (i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+/* ------------------------------------------------------------------ options */
+
+struct options {
+    int script;  /* index of the script in argv, argc when there is none */
+    int has_e;   /* -e or -l seen */
+    int has_i;   /* -i */
+    int has_v;   /* -v / --version */
+    int has_h;   /* -h / --help */
+};
+
+/* Returns 0, or -1 after printing what is wrong. */
+static int collect_args(int argc, char **argv, struct options *o)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->script = argc;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int bad = 0;
+        if (a[0] != '-' || strcmp(a, "-") == 0 || strcmp(a, "--") == 0) {
+            o->script = strcmp(a, "--") == 0 ? i + 1 : i;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0)
+            o->has_v = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            o->has_h = 1;
+        else if (strcmp(a, "-i") == 0)
+            o->has_i = 1;
+        else if ((a[1] == 'e' || a[1] == 'l') && (a[2] != '\0' || ++i < argc))
+            o->has_e = 1;
+        else
+            bad = 1;
+        if (bad) {
+            if (a[1] == 'e' || a[1] == 'l')
+                fprintf(stderr, "%s: '%s' needs an argument\n", progname, a);
+            else
+                fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
+            print_usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Runs the -e and -l options in order. */
+static int run_args(lua_State *L, char **argv, int script)
+{
+    int i;
+    for (i = 1; i < script; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || (a[1] != 'e' && a[1] != 'l'))
+            continue;
+        {
+            const char *v = a[2] != '\0' ? a + 2 : argv[++i];
+            int status = a[1] == 'e' ? dostring(L, v, "=(command line)") : dolibrary(L, v);
+            if (status != 0)
+                return status;
+        }
+    }
+    return 0;
+}
+
+static int run_script(lua_State *L, int argc, char **argv, int script)
+{
+    int status, i, n;
+    const char *fname = argv[script];
+    if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0)
+        fname = NULL; /* stdin */
+    status = luaL_loadfile(L, fname);
+    if (status == 0) {
+        n = argc - script - 1;
+        luaL_checkstack(L, n + 3, "too many arguments to script");
+        for (i = script + 1; i < argc; i++)
+            lua_pushstring(L, argv[i]);
+        status = docall(L, n, 0);
+    }
+    return report(L, status, progname);
+}
+
+/* ------------------------------------------------------------------ REPL input */
+
+/* If s[i] opens a long bracket ([[, [==[), returns the index after its close (or n);
+ * otherwise returns i. */
+static size_t skip_long_bracket(const char *s, size_t n, size_t i)
+{
+    size_t j = i + 1, level = 0;
+    if (i >= n || s[i] != '[')
+        return i;
+    for (; j < n && s[j] == '='; j++)
+        level++;
+    if (j >= n || s[j] != '[')
+        return i;
+    for (j++; j < n; j++) {
+        size_t k = j + 1, l2 = 0;
+        if (s[j] != ']')
+            continue;
+        for (; k < n && s[k] == '='; k++)
+            l2++;
+        if (l2 == level && k < n && s[k] == ']')
+            return k + 1;
+    }
+    return n;
+}
+
+static int is_alnum_(char c)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int word_is(const char *w, size_t len, const char *kw)
+{
+    return len == strlen(kw) && memcmp(w, kw, len) == 0;
+}
+
+/* Blanks every `local` keyword outside any block of the chunk, so that `local x = 3` typed at
+ * the REPL assigns a global that the next line can see. Pushes the new text and returns 1, or
+ * returns 0 (nothing pushed) when the chunk has no top-level `local`. Strings and comments
+ * are skipped; blocks are counted by function/do/if/repeat against end/until. */
+static int push_globalized(lua_State *L, const char *s, size_t n)
+{
+    size_t i = 0;
+    int depth = 0;
+    char *copy = NULL;
+    while (i < n) {
+        char c = s[i];
+        size_t j;
+        if (c == '-' && i + 1 < n && s[i + 1] == '-') { /* comment, long or to the end of line */
+            j = skip_long_bracket(s, n, i + 2);
+            if (j != i + 2)
+                i = j;
+            else
+                while (i < n && s[i] != '\n')
+                    i++;
+        } else if (c == '[') { /* long string, or an index */
+            j = skip_long_bracket(s, n, i);
+            i = j != i ? j : i + 1;
+        } else if (c == '"' || c == '\'') {
+            for (i++; i < n && s[i] != c && s[i] != '\n'; i++)
+                if (s[i] == '\\')
+                    i++;
+            i++;
+        } else if (c >= '0' && c <= '9') { /* a number, 1e-5 and 0x1p4 included */
+            while (i < n && (is_alnum_(s[i]) || s[i] == '.'))
+                i++;
+        } else if (is_alnum_(c)) {
+            for (j = i; j < n && is_alnum_(s[j]); j++)
+                ;
+            if (word_is(s + i, j - i, "function") || word_is(s + i, j - i, "do") ||
+                word_is(s + i, j - i, "if") || word_is(s + i, j - i, "repeat")) {
+                depth++;
+            } else if (word_is(s + i, j - i, "end") || word_is(s + i, j - i, "until")) {
+                depth -= depth > 0;
+            } else if (depth == 0 && word_is(s + i, j - i, "local")) {
+                if (copy == NULL) {
+                    copy = (char *)lua_newuserdata(L, n);
+                    memcpy(copy, s, n);
+                }
+                memset(copy + i, ' ', 5);
+            }
+            i = j;
+        } else {
+            i++;
+        }
+    }
+    if (copy == NULL)
+        return 0;
+    lua_pushlstring(L, copy, n);
+    lua_remove(L, -2); /* the userdata copy */
+    return 1;
+}
+
+/* An incomplete chunk: its syntax error is at the end of the text. */
+static int incomplete(lua_State *L, int status)
+{
+    size_t lmsg, le = sizeof "'<eof>'" - 1;
+    const char *msg = lua_tolstring(L, -1, &lmsg);
+    return status == LUA_ERRSYNTAX && msg != NULL && lmsg >= le && strcmp(msg + lmsg - le, "'<eof>'") == 0;
+}
+
+/* Compiles the string on top of the stack and replaces it with the function or the message. */
+static int load_top(lua_State *L)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    int status = luaL_loadbuffer(L, s, len, "=stdin");
+    lua_remove(L, -2);
+    return status;
+}
+
+static const char *get_prompt(lua_State *L, int first)
+{
+    const char *p;
+    lua_pushstring(L, first ? "_PROMPT" : "_PROMPT2");
+    lua_rawget(L, LUA_GLOBALSINDEX);
+    p = lua_tostring(L, -1);
+    if (p == NULL)
+        p = first ? "> " : ">> ";
+    lua_pop(L, 1);
+    return p;
+}
+
+enum { LINE_EOF = 0, LINE_OK = 1, LINE_INTERRUPTED = 2 };
+
+/* Reads one line (without its newline) and pushes it. */
+static int push_line(lua_State *L, int first, int interactive)
+{
+    if (interactive) {
+        struct sigaction old;
+        char *line;
+        char prompt[256];
+        snprintf(prompt, sizeof prompt, "%s", get_prompt(L, first));
+        fflush(stdout);
+        prompt_interrupted = 0;
+        if (!sigint_ignored)
+            set_sigint(prompt_action, &old);
+        line = readline(prompt);
+        if (!sigint_ignored)
+            sigaction(SIGINT, &old, NULL);
+        if (prompt_interrupted) {
+            free(line);
+            fputc('\n', stdout);
+            fflush(stdout);
+            return LINE_INTERRUPTED;
+        }
+        if (line == NULL)
+            return LINE_EOF;
+        if (line[0] != '\0')
+            add_history(line);
+        lua_pushstring(L, line);
+        free(line);
+        return LINE_OK;
+    } else {
+        char *buf = NULL;
+        size_t cap = 0;
+        ssize_t len = getline(&buf, &cap, stdin);
+        if (len < 0) {
+            free(buf);
+            return LINE_EOF;
+        }
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            len--;
+        lua_pushlstring(L, buf, (size_t)len);
+        free(buf);
+        return LINE_OK;
+    }
+}
+
+#define LOAD_INTERRUPTED (-1)
+
+/* Replaces the line on top of the stack with the compiled chunk (status 0) or an error message.
+ * First as an expression whose values get printed: `return <line>` inside an identity call
+ * (a tail call `return error(...)` would lose error()'s "stdin:1:"); then as statements with
+ * top-level locals made global; then as typed, reading continuation lines while the chunk is
+ * incomplete. Returns LOAD_INTERRUPTED on Ctrl-C at a continuation prompt. */
+static int load_chunk(lua_State *L, int interactive)
+{
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    int status;
+    if (len > 0 && text[0] == '=') /* Lua 5.1's `=expr` */
+        lua_pushfstring(L, "return (function(...) return ... end)(%s\n)", text + 1);
+    else
+        lua_pushfstring(L, "return (function(...) return ... end)(%s\n)", text);
+    if (load_top(L) == 0) {
+        lua_replace(L, -2);
+        return 0;
+    }
+    lua_pop(L, 1);
+    for (;;) {
+        text = lua_tolstring(L, -1, &len);
+        if (push_globalized(L, text, len)) {
+            if (load_top(L) == 0) {
+                lua_replace(L, -2);
+                return 0;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pushvalue(L, -1);
+        status = load_top(L);
+        if (!incomplete(L, status)) {
+            lua_replace(L, -2); /* function or message replaces the text */
+            return status;
+        }
+        /* incomplete: keep its message until we know more input is coming */
+        switch (push_line(L, 0, interactive)) {
+        case LINE_EOF:
+            lua_replace(L, -2); /* report the incomplete chunk */
+            return status;
+        case LINE_INTERRUPTED:
+            return LOAD_INTERRUPTED;
+        }
+        lua_remove(L, -2);         /* the old message */
+        lua_pushliteral(L, "\n"); /* text, line -> text .. "\n" .. line */
+        lua_insert(L, -2);
+        lua_concat(L, 3);
+    }
+}
+
+/* Prints the values on the stack with tostring, separated by tabs. */
+static int print_values(lua_State *L)
+{
+    int n = lua_gettop(L), i;
+    lua_getglobal(L, "tostring");
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s;
+        lua_pushvalue(L, n + 1);
+        lua_pushvalue(L, i);
+        lua_call(L, 1, 1);
+        s = lua_tolstring(L, -1, &len);
+        if (s == NULL)
+            return luaL_error(L, "'tostring' must return a string to be printed");
+        if (i > 1)
+            fputc('\t', stdout);
+        fwrite(s, 1, len, stdout);
+        lua_pop(L, 1);
+    }
+    fputc('\n', stdout);
+    fflush(stdout);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ completion */
+
+/* Completion of globals, table fields (a.b.c) and methods (a:b), evaluated in Lua. */
+static const char completer_src[] =
+    "local text = ...\n"
+    "local path, sep, prefix = text:match('^(.-)([%.:]?)([%w_]*)$')\n"
+    "if not path then return {} end\n"
+    "local obj = _G\n"
+    "if sep ~= '' then\n"
+    "  if path == '' then return {} end\n"
+    "  for name in (path .. '.'):gmatch('([^.:]*)[.:]') do\n"
+    "    if name == '' or (type(obj) ~= 'table' and type(obj) ~= 'userdata') then return {} end\n"
+    "    obj = obj[name]\n"
+    "  end\n"
+    "end\n"
+    "local seen, out = {}, {}\n"
+    "local function add(t)\n"
+    "  for _ = 1, 8 do\n"
+    "    if type(t) ~= 'table' then return end\n"
+    "    for k, v in pairs(t) do\n"
+    "      if type(k) == 'string' and not seen[k] and k:match('^[%a_][%w_]*$')\n"
+    "         and k:sub(1, #prefix) == prefix and (sep ~= ':' or type(v) == 'function') then\n"
+    "        seen[k] = true; out[#out + 1] = path .. sep .. k\n"
+    "      end\n"
+    "    end\n"
+    "    local mt = getmetatable(t)\n"
+    "    t = type(mt) == 'table' and rawget(mt, '__index') or nil\n"
+    "  end\n"
+    "end\n"
+    "if type(obj) == 'table' then add(obj)\n"
+    "elseif type(obj) == 'cdata' then\n" /* tensors, RNGs: the *_methods tables of scalespace.tensor */
+    "  local tm = package.loaded['scalespace.tensor']\n"
+    "  for name, m in pairs(type(tm) == 'table' and tm or {}) do\n"
+    "    if type(m) == 'table' and tostring(name):match('_methods$') then\n"
+    "      for k, v in pairs(m) do if type(v) == 'function' then\n"
+    "        local ok, got = pcall(function() return obj[k] end)\n"
+    "        if ok and got == v then add(m) end; break end end\n"
+    "    end\n"
+    "  end\n"
+    "elseif obj ~= nil then local mt = getmetatable(obj)\n"
+    "  if type(mt) == 'table' then add(rawget(mt, '__index')) end end\n"
+    "if sep == '' then\n"
+    "  for w in ('and break do else elseif end false for function if in local nil not or '\n"
+    "            .. 'repeat return then true until while'):gmatch('%a+') do\n"
+    "    if w:sub(1, #prefix) == prefix and not seen[w] then out[#out + 1] = w end\n"
+    "  end\n"
+    "end\n"
+    "table.sort(out)\n"
+    "return out\n";
+
+static int completion_ref = LUA_NOREF; /* table of matches for the current word */
+static int completion_next = 0;
+
+static char *completion_generator(const char *text, int state)
+{
+    lua_State *L = globalL;
+    int top;
+    char *result = NULL;
+    if (L == NULL)
+        return NULL;
+    top = lua_gettop(L);
+    if (state == 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, completion_ref);
+        completion_ref = LUA_NOREF;
+        completion_next = 1;
+        if (luaL_loadbuffer(L, completer_src, sizeof completer_src - 1, "=completion") == 0) {
+            lua_pushstring(L, text);
+            if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1))
+                completion_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        lua_settop(L, top);
+    }
+    if (completion_ref == LUA_NOREF)
+        return NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, completion_ref);
+    lua_rawgeti(L, -1, completion_next++);
+    if (lua_type(L, -1) == LUA_TSTRING)
+        result = strdup(lua_tostring(L, -1));
+    lua_settop(L, top);
+    return result;
+}
+
+static char **complete(const char *text, int start, int end)
+{
+    (void)start;
+    (void)end;
+    rl_attempted_completion_over = 1; /* no file-name completion */
+    return rl_completion_matches(text, completion_generator);
+}
+
+/* ------------------------------------------------------------------ REPL */
+
+static void save_history(void)
+{
+    if (history_path != NULL) {
+        write_history(history_path); /* failures (read-only home, ...) are ignored */
+        free(history_path);
+        history_path = NULL;
+    }
+}
+
+static void init_readline(void)
+{
+    const char *home = getenv("HOME");
+    rl_readline_name = "scalespace"; /* for ~/.editrc */
+    rl_catch_signals = 0;            /* main.c handles SIGINT */
+    rl_initialize();
+    rl_attempted_completion_function = complete;
+    rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(+-*/%^~#,[)]}";
+    rl_completion_append_character = '\0';
+    stifle_history(SS_HISTORY_MAX);
+    if (home != NULL && home[0] != '\0') {
+        size_t n = strlen(home) + sizeof SS_HISTORY_FILE + 2;
+        history_path = (char *)malloc(n);
+        if (history_path != NULL) {
+            snprintf(history_path, n, "%s/%s", home, SS_HISTORY_FILE);
+            read_history(history_path);
+            atexit(save_history);
+        }
+    }
+}
+
+/* Reads, evaluates and prints until end of input. Returns 1 when not interactive and some
+ * line failed, 0 otherwise. */
+static int repl(lua_State *L)
+{
+    int interactive = isatty(STDIN_FILENO);
+    int failed = 0;
+    if (interactive) {
+        init_readline();
+        printf("scalespace %s \xe2\x80\x94 %s; Ctrl-D to quit\n", SS_VERSION_STRING, LUAJIT_VERSION);
+        fflush(stdout);
+    }
+    for (;;) {
+        int status, r, base = lua_gettop(L);
+        r = push_line(L, 1, interactive);
+        if (r == LINE_EOF)
+            break;
+        if (r == LINE_INTERRUPTED)
+            continue;
+        status = load_chunk(L, interactive);
+        if (status == LOAD_INTERRUPTED) {
+            lua_settop(L, base);
+            continue;
+        }
+        if (status == 0) {
+            status = docall(L, 0, LUA_MULTRET);
+            if (status == 0 && lua_gettop(L) > base) {
+                int n = lua_gettop(L) - base;
+                lua_pushcfunction(L, print_values);
+                lua_insert(L, base + 1);
+                status = docall(L, n, 0);
+            }
+        }
+        if (status != 0) {
+            failed = 1;
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushliteral(L, "(error object is a nil value)");
+            }
+            report(L, status, NULL);
+        }
+        lua_settop(L, base);
+    }
+    if (interactive) {
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    return interactive ? 0 : failed;
+}
+
+/* ------------------------------------------------------------------ main */
+
+struct smain {
+    int argc;
+    char **argv;
+    struct options opt;
+    int status;
+};
+
+static int pmain(lua_State *L)
+{
+    struct smain *s = (struct smain *)lua_touserdata(L, 1);
+    char **argv = s->argv;
+    int script = s->opt.script;
+    lua_settop(L, 0);
+    globalL = L;
+    lua_gc(L, LUA_GCSTOP, 0);
+    luaL_openlibs(L);
+    lua_gc(L, LUA_GCRESTART, -1);
+    setup_host(L, argv[0]);
+    create_arg_table(L, argv, s->argc, script);
+    s->status = run_args(L, argv, script);
+    if (s->status != 0)
+        return 0;
+    if (script < s->argc) {
+        s->status = run_script(L, s->argc, argv, script);
+        if (s->status != 0)
+            return 0;
+    }
+    if (s->opt.has_i || (script == s->argc && !s->opt.has_e && !s->opt.has_v))
+        s->status = repl(L);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct smain s;
+    struct sigaction cur;
+    lua_State *L;
+    int status;
+
+    if (argc < 1 || argv[0] == NULL) {
+        static char *fake[] = {"scalespace", NULL};
+        argc = 1;
+        argv = fake;
+    }
+    if (collect_args(argc, argv, &s.opt) != 0)
+        return 1;
+    if (s.opt.has_h) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (s.opt.has_v) {
+        print_version();
+        if (s.opt.script == argc && !s.opt.has_e && !s.opt.has_i)
+            return 0;
+    }
+    if (sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN)
+        sigint_ignored = 1;
+
+    L = luaL_newstate();
+    if (L == NULL) {
+        l_message(progname, "cannot create the Lua state: not enough memory");
+        return 1;
+    }
+    s.argc = argc;
+    s.argv = argv;
+    s.status = 0;
+    status = lua_cpcall(L, pmain, &s);
+    report(L, status, progname);
+    globalL = NULL;
+    lua_close(L);
+    fflush(stdout);
+    return (status != 0 || s.status != 0) ? 1 : 0;
+}
