@@ -339,6 +339,10 @@ int ss_linop_adjoint(const ss_linop *op, ss_tensor *out, const ss_tensor *in);
  * a chance near-zero <Ax,y> from turning float rounding into a large error. */
 int ss_linop_dot_test(double *rel_err, const ss_linop *op, int64_t batch, uint64_t seed);
 
+/* ---------------------------------------------------------------- solvers */
+
+/* ---------------------------------------------------------------- osmosis */
+
 #ifdef __cplusplus
 }
 #endif
