@@ -16,7 +16,7 @@ static const struct {
     FIELD(ss_linop, apply), FIELD(ss_linop, adjoint), FIELD(ss_linop, ctx), FIELD(ss_linop, in_h),
     FIELD(ss_linop, in_w), FIELD(ss_linop, out_h), FIELD(ss_linop, out_w), FIELD(ss_linop, refcount),
     FIELD(ss_linop, kind), FIELD(ss_linop, name), FIELD(ss_linop, param), FIELD(ss_linop, mode),
-    FIELD(ss_linop, reserved), FIELD(ss_linop, a), FIELD(ss_linop, b), FIELD(ss_linop, tensor),
+    FIELD(ss_linop, reserved), FIELD(ss_linop, a), FIELD(ss_linop, b), FIELD(ss_linop, tensor), FIELD(ss_linop, destroy),
 };
 
 int ss_abi_field(int i, const char **struct_name, const char **field, int64_t *offset, int64_t *struct_size)

@@ -298,6 +298,7 @@ typedef struct ss_linop {
     struct ss_linop *a;      /* children: compose(a, b) = a∘b, sum, scale and transpose use a */
     struct ss_linop *b;
     ss_tensor *tensor;       /* diag_dct's own copy of the scale */
+    void (*destroy)(void *ctx); /* frees ctx with the operator; NULL: the caller owns ctx */
 } ss_linop;
 
 ss_linop *ss_linop_identity(int64_t h, int64_t w);
@@ -314,6 +315,9 @@ ss_linop *ss_linop_resize(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out
  * setting an error gets a message naming the operator. */
 ss_linop *ss_linop_new(ss_linop_fn apply, ss_linop_fn adjoint, void *ctx, int64_t in_h, int64_t in_w,
                        int64_t out_h, int64_t out_w, const char *name);
+/* Makes an ss_linop_new operator own its ctx: destroy(ctx) runs when the last
+ * reference goes (C code building operators over a context it allocates). */
+int ss_linop_set_destroy(ss_linop *op, void (*destroy)(void *ctx));
 /* a∘b (b applied first); a's input size must be b's output size. */
 ss_linop *ss_linop_compose(ss_linop *a, ss_linop *b);
 /* alpha·a, alpha finite. */

@@ -50,6 +50,7 @@ void ss_linop_free(ss_linop *op)
     ss_linop_free(op->a);
     ss_linop_free(op->b);
     ss_tensor_free(op->tensor);
+    if (op->destroy) op->destroy(op->ctx);
     free(op);
 }
 
@@ -241,6 +242,16 @@ ss_linop *ss_linop_new(ss_linop_fn apply, ss_linop_fn adjoint, void *ctx, int64_
     op->ctx = ctx;
     name_set(op, "%s", name && *name ? name : "external");
     return op;
+}
+
+int ss_linop_set_destroy(ss_linop *op, void (*destroy)(void *ctx))
+{
+    if (!op) return SS_FAIL(SS_ERR_ARG, "ss_linop_set_destroy: operator is NULL");
+    if (op->kind != SS_LINOP_EXTERNAL)
+        return SS_FAIL(SS_ERR_ARG, "ss_linop_set_destroy: '%s' is a built-in operator; only ss_linop_new ones own a ctx",
+                       op->name);
+    op->destroy = destroy;
+    return SS_OK;
 }
 
 /* ------------------------------------------------------------ composites */
