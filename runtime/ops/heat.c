@@ -5,7 +5,11 @@
  * C^T = F01·S' with S'·S = 1/(2N) per axis (see dct.c), the whole operator is
  * F01·diag(d / 4HW)·F10 on FFTW's unnormalised transforms: one multiply pass
  * between two in-place transforms of the output. All three are symmetric, so
- * the adjoints are the forwards. */
+ * the adjoints are the forwards.
+ *
+ * Heat and blur are separable and go first to heat_band.c, which applies
+ * exp(tΔ) as two banded (for small images or small t, dense) matrix passes;
+ * only where that is estimated slower do they take the DCT path here. */
 #include "ops/dct.h"
 
 #include <math.h>
@@ -67,6 +71,11 @@ static int heat_run(const char *op, ss_tensor *out, const ss_tensor *in, double 
     int64_t b, h, w;
     SS_TRY(heat_check(op, out, in, t, &b, &h, &w));
     if (t == 0) return ss_tensor_copy(out, in); /* exactly the identity */
+    if (out->data != in->data && ss_tensors_overlap(out, in))
+        return SS_FAIL(SS_ERR_ARG, "%s: output partly overlaps the input", op);
+    int banded = ss_heat_band(out->data, in->data, b, h, w, t, op);
+    if (banded < 0) return banded;
+    if (banded > 0) return SS_OK;
     float *m = heat_table(t, h, w);
     if (!m) return SS_ERR_NOMEM;
     int rc = dct_diag(op, out, in, m, NULL, b, h, w);
