@@ -58,6 +58,10 @@ local function own(p, children, entry_id)
   return op
 end
 
+--- Wraps an ss_linop* that C built (a new reference) as an operator object;
+-- `keep` lists Lua values it must keep alive.
+M.wrap = function(p, keep) return own(p, keep) end
+
 local function is_op(v) return getmetatable(v) == Op end
 M.is_op = is_op
 

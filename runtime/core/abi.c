@@ -17,6 +17,10 @@ static const struct {
     FIELD(ss_linop, in_w), FIELD(ss_linop, out_h), FIELD(ss_linop, out_w), FIELD(ss_linop, refcount),
     FIELD(ss_linop, kind), FIELD(ss_linop, name), FIELD(ss_linop, param), FIELD(ss_linop, mode),
     FIELD(ss_linop, reserved), FIELD(ss_linop, a), FIELD(ss_linop, b), FIELD(ss_linop, tensor), FIELD(ss_linop, destroy),
+    FIELD(ss_solve_opts, tol), FIELD(ss_solve_opts, abs_tol), FIELD(ss_solve_opts, maxiter),
+    FIELD(ss_solve_opts, warm_start),
+    FIELD(ss_solve_info, iterations), FIELD(ss_solve_info, converged), FIELD(ss_solve_info, restarts),
+    FIELD(ss_solve_info, reserved), FIELD(ss_solve_info, residual), FIELD(ss_solve_info, initial_residual),
 };
 
 int ss_abi_field(int i, const char **struct_name, const char **field, int64_t *offset, int64_t *struct_size)

@@ -345,7 +345,148 @@ int ss_linop_dot_test(double *rel_err, const ss_linop *op, int64_t batch, uint64
 
 /* ---------------------------------------------------------------- solvers */
 
+/* Krylov solvers and Lanczos matrix functions, matrix-free on an ss_linop A
+ * that maps (...,h,w) to (...,h,w) (in size = out size). The vectors are
+ * whole tensors (...,h,w): every leading dimension is part of the one vector,
+ * so a batch of right-hand sides of an image-wise operator is solved as one
+ * block-diagonal system. Inner products and norms are accumulated in double
+ * (ss_dot, ss_reduce); work tensors are allocated once per call. */
+
+/* Stopping rule and limits of ss_bicgstab_solve and ss_cg_solve. The solve
+ * stops when ‖r‖₂ ≤ max(tol·‖b‖₂, abs_tol), r = b − A x, checked on the true
+ * residual before converged is set. tol = 1e-6, abs_tol = 0 is a relative
+ * test; osmosis uses tol = 0 and abs_tol = ε·(number of pixels), the reference
+ * code's ‖r‖₂ ≤ ε·n rule. An opts of NULL means {1e-6, 0, 1000, 0}. */
+typedef struct ss_solve_opts {
+    double tol;            /* relative tolerance on ‖r‖₂/‖b‖₂, >= 0 */
+    double abs_tol;        /* absolute tolerance on ‖r‖₂, >= 0 */
+    int32_t maxiter;       /* iteration cap, >= 0 (0: only test the initial guess) */
+    int32_t warm_start;    /* nonzero: x holds the initial guess; 0: start from x = 0 */
+} ss_solve_opts;
+
+/* What a solve did, filled on success, on SS_ERR_NOTCONV and (as far as it
+ * got) on a breakdown. */
+typedef struct ss_solve_info {
+    int32_t iterations;      /* iterations done: BiCGSTAB counts a step with its two
+                                operator applications as one, CG one per application */
+    int32_t converged;       /* 1 when the stopping rule held for the true residual */
+    int32_t restarts;        /* BiCGSTAB: restarts with r̂₀ ← r, p ← r after a near
+                                breakdown |<r̂₀,r>| < 1e-12·‖r̂₀‖‖r‖ or a vanishing
+                                <r̂₀,Ap>; both: restarts from the true residual
+                                b − A x when the updated residual passed the
+                                stopping rule but the true one did not */
+    int32_t reserved;        /* 0 */
+    double residual;         /* final ‖b − A x‖₂ (true residual) */
+    double initial_residual; /* ‖b − A x₀‖₂ of the initial guess */
+} ss_solve_info;
+
+/* Unpreconditioned BiCGSTAB (van der Vorst 1992) for A x = b, A square
+ * (nonsymmetric allowed). x: (...,h,w), written; the initial guess when
+ * opts->warm_start, else zeroed first. b: (...,h,w), same shape as x, finite,
+ * not sharing memory with x. Returns SS_OK when converged; SS_ERR_NOTCONV (with
+ * the iterations and residual in the message) when maxiter ran out, or when
+ * the true residual stagnates above the tolerance (5 restarts from it without
+ * halving it: float32 cannot reach that tolerance): x then holds the last
+ * iterate and info is filled. SS_ERR_NUMERIC for NaN/Inf in b
+ * or the guess, or a breakdown that a restart does not cure. info may be NULL. */
+int ss_bicgstab_solve(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *opts,
+                      ss_solve_info *info);
+/* Conjugate gradients for symmetric positive definite A, same contract as
+ * ss_bicgstab_solve; pᵀAp <= 0 (A not SPD) is SS_ERR_NUMERIC. */
+int ss_cg_solve(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *opts,
+                ss_solve_info *info);
+
+/* f(A) v for symmetric A by k Lanczos steps: A V_k = V_k T_k + β e_kᵀ,
+ * f(A) v ≈ ‖v‖ V_k f(T_k) e₁ with f(T_k) = Q f(Λ) Qᵀ from LAPACKE_dstev (double).
+ * SQRT and INVSQRT need A positive semidefinite / definite: a Ritz value below
+ * −1e-6·max|Ritz value| (float32 rounding of A's output is ~1e-7 of its size)
+ * is SS_ERR_NUMERIC naming it, values above that count as 0 for SQRT, and
+ * INVSQRT of a value <= 1e-6·max|Ritz value| is an error too. EXP is exp(A) v
+ * (pass ss_linop_scale(−t, A) for exp(−tA) v). CUSTOM calls custom(custom_ctx, θ)
+ * for each Ritz value θ (a non-finite result is an error). */
+enum ss_lanczos_fn {
+    SS_LANCZOS_SQRT = 0, SS_LANCZOS_INVSQRT = 1, SS_LANCZOS_EXP = 2, SS_LANCZOS_CUSTOM = 3
+};
+/* out: (...,h,w), written; may be v itself. v: (...,h,w), finite. fn: enum
+ * ss_lanczos_fn. k >= 1 Lanczos steps (the callers' default is 40; more than
+ * numel(v) are cut to numel(v)); stores the k basis vectors (k·numel floats).
+ * reorth nonzero: full re-orthogonalisation, Gram–Schmidt twice against all
+ * stored basis vectors (O(k²·numel) more work); 0: plain three-term recurrence
+ * (Scale Space Diffusion's setting). Stops early on breakdown, an invariant
+ * Krylov subspace: β_{j+1} <= 1e-6·‖T_j‖ (float32 rounding of A q is ~1e-7·‖A‖,
+ * so a smaller β is noise). v = 0 gives out = 0.
+ * steps_done (may be NULL): the steps actually taken. */
+int ss_lanczos_apply(ss_tensor *out, const ss_linop *A, const ss_tensor *v, int fn, int32_t k, int32_t reorth,
+                     double (*custom)(void *ctx, double lambda), void *custom_ctx, int32_t *steps_done);
+/* Largest eigenvalue of a symmetric positive semidefinite A (the largest in
+ * magnitude for other symmetric A) by `iterations` >= 1 power iterations from
+ * an N(0,1) start drawn by ss_rng seeded with `seed` on one (1,1,h,w) image; the
+ * result is the last Rayleigh quotient <x, A x> (x unit), which approaches
+ * λ_max from below for SPD A at a rate set by the gap λ₂/λ₁. */
+int ss_power_iteration(double *lambda_max, const ss_linop *A, int32_t iterations, uint64_t seed);
+
 /* ---------------------------------------------------------------- osmosis */
+
+/* Linear osmosis (Weickert et al. 2013; Vogel et al. 2013): ∂_t u = Δu − div(d u)
+ * with reflecting boundaries, for positive images (add an offset such as 1 and
+ * remove it after). Images are float32 CPU tensors (...,H,W), each image on its
+ * own; h > 0 is the grid size (1 for pixels). The drift lives on the faces of a
+ * staggered grid, boundary faces carry none:
+ *   d1 (...,H−1,W): y-component, d1[i][j] on the face between rows i and i+1
+ *                   (dimension −2, downwards); NULL for a single-row image;
+ *   d2 (...,H,W−1): x-component, d2[i][j] on the face between columns j and j+1
+ *                   (dimension −1); NULL for a single-column image.
+ * The drift has the image's leading dimensions, or none (or all 1): one drift for
+ * every image. With the arithmetic mean of u across each face, the flux from
+ * pixel a to its higher-index neighbour b is F = (u_b − u_a)/h² − d(u_a + u_b)/(2h),
+ * and (A u)_a += F, (A u)_b −= F: the column sums of A vanish (Σ A u = 0, the
+ * mean grey value is kept) and A v = 0 for the canonical drift of v. */
+
+/* Canonical drift of the guidance v (...,H,W), v > 0 everywhere (a value <= 0 is
+ * SS_ERR_ARG, NaN/Inf SS_ERR_NUMERIC, both naming the first one):
+ * d1[i][j] = (2/h)(v[i+1][j] − v[i][j])/(v[i+1][j] + v[i][j]), d2 likewise along
+ * each row; computed in double. d1: (...,H−1,W), d2: (...,H,W−1) with v's
+ * leading dimensions, written (NULL for a single row / column). */
+int ss_osmosis_drift(ss_tensor *d1, ss_tensor *d2, const ss_tensor *v, float h);
+
+/* out = A u. out, u: (...,H,W); out may be u. d1, d2 finite. */
+int ss_osmosis_forward(ss_tensor *out, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2, float h);
+/* out = Aᵀ y, the transposed loop: per face (Aᵀy)_a += q(y_b − y_a) and
+ * (Aᵀy)_b += p(y_a − y_b), p = 1/h² − d/(2h), q = 1/h² + d/(2h). out, y: (...,H,W). */
+int ss_osmosis_adjoint(ss_tensor *out, const ss_tensor *y, const ss_tensor *d1, const ss_tensor *d2, float h);
+
+/* Stability limit of the explicit step: *tau_max = 1/max_i o_i, o_i = the sum over
+ * pixel i's faces of its outgoing coefficient, |1/h² + d/(2h)| where i is the
+ * lower-index pixel of the face and |1/h² − d/(2h)| where it is the higher one
+ * (o_i = |A_ii| when |d| <= 2/h). For τ up to it, I + τA is non-negative with unit
+ * column sums: positivity- and mean-preserving, stable in l1. Without drift it is
+ * h²/4, never below h²/8 for |d| <= 2/h; +inf for a 1x1 image. d1, d2 as above,
+ * with equal leading dimensions (the limit is the minimum over all images). */
+int ss_osmosis_explicit_limit(double *tau_max, const ss_tensor *d1, const ss_tensor *d2, float h);
+
+/* u_next = u + τ A u (explicit Euler). u_next, u: (...,H,W); u_next may be u.
+ * 0 <= tau <= ss_osmosis_explicit_limit (SS_ERR_ARG naming tau and the limit
+ * otherwise); the drift must satisfy |d| <= 2/h (true of any canonical drift
+ * made with the same h). u finite. */
+int ss_osmosis_explicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2,
+                             float h, float tau);
+
+/* Solves (I − τA) u_next = u by unpreconditioned BiCGSTAB, warm-started from u,
+ * stopping at ‖r‖₂ <= eps·numel(u) (ss_solve_opts tol = 0, abs_tol = eps·numel;
+ * the whole batch is one block-diagonal system). u_next, u: (...,H,W); u_next may
+ * be u. tau >= 0, eps > 0, maxiter >= 0. Returns ss_bicgstab_solve's status
+ * (SS_ERR_NOTCONV: u_next holds the last iterate); info (may be NULL) as there. */
+int ss_osmosis_implicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2,
+                             float h, float tau, double eps, int32_t maxiter, ss_solve_info *info);
+
+/* Osmosis as operator values (H×W from the drift's sizes). Each keeps its own
+ * copies of d1, d2 (finite, equal leading dimensions), freed with its last
+ * reference (ss_linop_free). Inputs (...,H,W) need the drift's leading
+ * dimensions unless the drift has none (or all 1).
+ * ss_linop_osmosis: I − τA, the implicit step's matrix (tau >= 0; tau = 0 gives
+ * the identity, not A). ss_linop_osmosis_generator: A itself. */
+ss_linop *ss_linop_osmosis(const ss_tensor *d1, const ss_tensor *d2, float h, float tau);
+ss_linop *ss_linop_osmosis_generator(const ss_tensor *d1, const ss_tensor *d2, float h);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,516 @@
+/* osmosis.c — linear osmosis filtering (Weickert et al. 2013; Vogel et al. 2013):
+ * ∂_t u = Δu − div(d u) with reflecting boundaries, on positive images.
+ *
+ * Staggered grid of size h. The drift lives on the faces between neighbouring
+ * pixels: d1 (...,H−1,W) is its y-component on the face between rows i and
+ * i+1, d2 (...,H,W−1) its x-component on the face between columns j and j+1.
+ * Boundary faces carry no drift and no flux (a 1-row image has no d1, a
+ * 1-column image no d2). For the face between pixel a (the lower index) and
+ * pixel b (the higher index), with the arithmetic mean of u across the face,
+ *
+ *     F = (u_b − u_a)/h² − d (u_a + u_b)/(2h) = p·u_b − q·u_a,
+ *     p = 1/h² − d/(2h),   q = 1/h² + d/(2h),
+ *
+ * and (A u)_a += F, (A u)_b −= F. So A has the off-diagonal entries
+ * A[a][b] = p, A[b][a] = q and the diagonal A[a][a] −= q, A[b][b] −= p: every
+ * column sums to zero (Σ A u = 0, the mean grey value is kept), and the flux
+ * of the canonical drift of v vanishes on every face (A v = 0).
+ *
+ * The adjoint is the transpose of that matrix: per face, (Aᵀy)_a += q·(y_b − y_a)
+ * and (Aᵀy)_b += p·(y_a − y_b). Both loops are written per output pixel (a
+ * gather over its at most four faces) so rows run in parallel; the forward
+ * evaluates each face flux with the same expression from both sides, so the
+ * two contributions cancel exactly in the sum.
+ *
+ * Explicit stability: u + τAu = (I + τA)u. Its off-diagonal entries τp, τq are
+ * >= 0 whenever |d| <= 2/h (always true for the canonical drift of a positive
+ * image: |v_b − v_a| < v_a + v_b), and its diagonal 1 − τ·o_i is >= 0 for
+ * τ <= 1/max_i o_i, where o_i is the sum of pixel i's outgoing coefficients
+ * (q on faces where it is the lower pixel, p where it is the higher one;
+ * o_i = |A[i][i]|). Then I + τA is entrywise non-negative with unit column
+ * sums: it keeps positivity and the mean and is stable in the l1 norm. That
+ * bound, computed with |p| and |q|, is ss_osmosis_explicit_limit; without drift
+ * it is the classical h²/4, in the worst case h²/8.
+ *
+ * Operators (ss_linop_osmosis, _generator) own a context with copies of the
+ * drift, freed with the last reference through ss_linop_set_destroy. */
+#include "ops/dct.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ shapes */
+
+/* The drift of one image operator: geometry and data, borrowed or owned. */
+typedef struct osm_ctx {
+    const ss_tensor *d1, *d2; /* (…,H−1,W) and (…,H,W−1); NULL when H = 1 (W = 1) */
+    ss_tensor *own1, *own2;   /* the copies an ss_linop owns, else NULL */
+    int64_t h_img, w_img;     /* image size */
+    int shared;               /* 1: one drift for every image (no leading dims or all 1) */
+    float h;                  /* grid size */
+    float alpha, beta;        /* out = alpha·u + beta·(A u), or the adjoint */
+} osm_ctx;
+
+static int64_t lead_numel(const ss_tensor *t)
+{
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim - 2; d++) n *= t->shape[d];
+    return n;
+}
+
+/* 1 when t's leading dimensions equal img's. */
+static int same_lead(const ss_tensor *t, const ss_tensor *img)
+{
+    if (t->ndim != img->ndim) return 0;
+    for (int d = 0; d < t->ndim - 2; d++)
+        if (t->shape[d] != img->shape[d]) return 0;
+    return 1;
+}
+
+static int check_grid(const char *fn, float h)
+{
+    if (!(h > 0) || !isfinite(h))
+        return SS_FAIL(SS_ERR_ARG, "%s: grid size h must be finite and > 0, got %g", fn, (double)h);
+    return SS_OK;
+}
+
+/* One drift component: NULL exactly when the image has no such faces, else a
+ * CPU tensor (…,fh,fw) with img's leading dimensions (exact: set `exact`) or
+ * leading dimensions whose product is 1. `role` names it, e.g. "d1". */
+static int check_component(const char *fn, const char *role, const ss_tensor *d, const ss_tensor *img, int64_t fh,
+                           int64_t fw, int exact, int *shared)
+{
+    char sd[96], si[96];
+    ss_shape_str(si, sizeof si, img);
+    const char *axis = role[1] == '1' ? "rows" : "columns";
+    if (fh == 0 || fw == 0) {
+        if (d)
+            return SS_FAIL(SS_ERR_ARG, "%s: image %s has a single %s, so it has no faces for drift %s; pass NULL, "
+                           "not %s", fn, si, role[1] == '1' ? "row" : "column", role, ss_shape_str(sd, sizeof sd, d));
+        return SS_OK;
+    }
+    if (!d)
+        return SS_FAIL(SS_ERR_ARG, "%s: drift %s is NULL but image %s has faces between its %s", fn, role, si, axis);
+    if (!d->storage) return SS_FAIL(SS_ERR_ARG, "%s: drift %s was freed", fn, role);
+    if (d->device != SS_CPU) return ss_cuda_missing(fn);
+    ss_shape_str(sd, sizeof sd, d);
+    int nd = d->ndim;
+    int fits = nd >= 2 && d->shape[nd - 2] == fh && d->shape[nd - 1] == fw;
+    int lead = fits && (same_lead(d, img) || (!exact && lead_numel(d) == 1));
+    if (!lead)
+        return SS_FAIL(SS_ERR_ARG, "%s: drift %s %s does not fit image %s: expected (...,%lld,%lld) with the image's "
+                       "leading dimensions%s", fn, role, sd, si, (long long)fh, (long long)fw,
+                       exact ? "" : " or none (one drift for every image)");
+    *shared = lead_numel(d) == 1 && lead_numel(img) > 1;
+    return SS_OK;
+}
+
+/* d1, d2 fit img (…,H,W); fills the geometry of ctx (not h, alpha, beta). */
+static int check_drift(const char *fn, osm_ctx *c, const ss_tensor *d1, const ss_tensor *d2, const ss_tensor *img,
+                       int exact)
+{
+    int64_t H = img->shape[img->ndim - 2], W = img->shape[img->ndim - 1];
+    int s1 = -1, s2 = -1;
+    SS_TRY(check_component(fn, "d1", d1, img, H - 1, W, exact, &s1));
+    SS_TRY(check_component(fn, "d2", d2, img, H, W - 1, exact, &s2));
+    if (s1 >= 0 && s2 >= 0 && s1 != s2) {
+        char a[96], b[96];
+        return SS_FAIL(SS_ERR_ARG, "%s: drift d1 %s and d2 %s must both have the image's leading dimensions or "
+                       "both have none", fn, ss_shape_str(a, sizeof a, d1), ss_shape_str(b, sizeof b, d2));
+    }
+    c->d1 = d1, c->d2 = d2;
+    c->h_img = H, c->w_img = W;
+    c->shared = s1 >= 0 ? s1 : s2 >= 0 ? s2 : 0;
+    return SS_OK;
+}
+
+static int check_drift_finite(const char *fn, const ss_tensor *d1, const ss_tensor *d2)
+{
+    char what[128];
+    if (d1) {
+        snprintf(what, sizeof what, "%s: drift d1", fn);
+        SS_TRY(ss_tensor_check_finite(d1, what));
+    }
+    if (d2) {
+        snprintf(what, sizeof what, "%s: drift d2", fn);
+        SS_TRY(ss_tensor_check_finite(d2, what));
+    }
+    return SS_OK;
+}
+
+/* SS_ERR_NUMERIC naming fn and the role when u holds NaN or Inf. */
+static int check_image_finite(const char *fn, const char *role, const ss_tensor *u)
+{
+    char what[128];
+    snprintf(what, sizeof what, "%s: %s", fn, role);
+    return ss_tensor_check_finite(u, what);
+}
+
+/* ------------------------------------------------------------ kernel */
+
+/* out = alpha·in + beta·(A in), or with Aᵀ when `adjoint`, over `nimg`
+ * contiguous H×W images; out must not overlap in. */
+static void osm_kernel(float *restrict out, const float *restrict in, const osm_ctx *c, int64_t nimg, int adjoint)
+{
+    const int64_t H = c->h_img, W = c->w_img;
+    const int64_t n1 = (H - 1) * W, n2 = H * (W - 1);
+    const float cc = 1.0f / (c->h * c->h), e = 0.5f / c->h;
+    const float alpha = c->alpha, beta = c->beta;
+    const float *d1 = c->d1 ? c->d1->data : NULL, *d2 = c->d2 ? c->d2->data : NULL;
+    const int shared = c->shared;
+#pragma omp parallel for schedule(static) if (nimg * H * W > 65536)
+    for (int64_t r = 0; r < nimg * H; r++) {
+        const int64_t n = r / H, i = r % H;
+        const float *u = in + r * W;
+        float *o = out + r * W;
+        /* faces below row i (d1 row i) and above it (d1 row i−1); faces right of column j in this row (d2 row i) */
+        const float *dn = i + 1 < H ? d1 + (shared ? 0 : n * n1) + i * W : NULL;
+        const float *up = i > 0 ? d1 + (shared ? 0 : n * n1) + (i - 1) * W : NULL;
+        const float *rt = W > 1 ? d2 + (shared ? 0 : n * n2) + i * (W - 1) : NULL;
+        for (int64_t j = 0; j < W; j++) {
+            const float ua = u[j];
+            float s = 0.0f;
+            if (!adjoint) {
+                if (dn) s += (cc - e * dn[j]) * u[j + W] - (cc + e * dn[j]) * ua;     /* pixel is a */
+                if (up) s -= (cc - e * up[j]) * ua - (cc + e * up[j]) * u[j - W];     /* pixel is b */
+                if (rt && j + 1 < W) s += (cc - e * rt[j]) * u[j + 1] - (cc + e * rt[j]) * ua;
+                if (rt && j > 0) s -= (cc - e * rt[j - 1]) * ua - (cc + e * rt[j - 1]) * u[j - 1];
+            } else {
+                if (dn) s += (cc + e * dn[j]) * (u[j + W] - ua);                      /* q·(y_b − y_a) */
+                if (up) s += (cc - e * up[j]) * (u[j - W] - ua);                      /* p·(y_a − y_b) */
+                if (rt && j + 1 < W) s += (cc + e * rt[j]) * (u[j + 1] - ua);
+                if (rt && j > 0) s += (cc - e * rt[j - 1]) * (u[j - 1] - ua);
+            }
+            o[j] = alpha == 0.0f ? beta * s : alpha * ua + beta * s;
+        }
+    }
+}
+
+/* Runs the kernel on (…,H,W) tensors, through a copy when out shares memory with in. */
+static int osm_run(const osm_ctx *c, ss_tensor *out, const ss_tensor *in, int adjoint)
+{
+    ss_tensor *copy = NULL;
+    if (ss_tensors_overlap(out, in)) {
+        copy = ss_tensor_clone(in);
+        if (!copy) return ss_last_status();
+        in = copy;
+    }
+    osm_kernel(out->data, in->data, c, ss_tensor_numel(in) / (c->h_img * c->w_img), adjoint);
+    ss_tensor_free(copy);
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------ drift */
+
+/* d1: (…,H−1,W) (NULL when H = 1), d2: (…,H,W−1) (NULL when W = 1), v: (…,H,W) > 0. */
+int ss_osmosis_drift(ss_tensor *d1, ss_tensor *d2, const ss_tensor *v, float h)
+{
+    const char *fn = "ss_osmosis_drift";
+    SS_TRY(ss_check_tensor(v, fn, "guidance v"));
+    char sv[96];
+    if (v->ndim < 2)
+        return SS_FAIL(SS_ERR_ARG, "%s: guidance v %s needs 2 to 4 dimensions (...,H,W)", fn,
+                       ss_shape_str(sv, sizeof sv, v));
+    if (v->device != SS_CPU) return ss_cuda_missing(fn);
+    SS_TRY(check_grid(fn, h));
+    osm_ctx c;
+    SS_TRY(check_drift(fn, &c, d1, d2, v, 1));
+    if ((d1 && ss_tensors_overlap(d1, v)) || (d2 && ss_tensors_overlap(d2, v)) ||
+        (d1 && d2 && ss_tensors_overlap(d1, d2)))
+        return SS_FAIL(SS_ERR_ARG, "%s: the drift outputs d1, d2 and the guidance v must not share memory", fn);
+    const int64_t H = c.h_img, W = c.w_img, n = ss_tensor_numel(v);
+    const float *p = v->data;
+    for (int64_t k = 0; k < n; k++)
+        if (!(p[k] > 0) || !isfinite(p[k])) {
+            long long img = (long long)(k / (H * W)), i = (long long)(k / W % H), j = (long long)(k % W);
+            if (isnan(p[k]) || isinf(p[k]))
+                return SS_FAIL(SS_ERR_NUMERIC, "%s: guidance v contains %s at flat index %lld (image %lld, row %lld, "
+                               "column %lld)", fn, isnan(p[k]) ? "NaN" : "Inf", (long long)k, img, i, j);
+            return SS_FAIL(SS_ERR_ARG, "%s: guidance v must be > 0 everywhere (osmosis needs positive images: add "
+                           "an offset such as 1), but v = %g at flat index %lld (image %lld, row %lld, column %lld)",
+                           fn, (double)p[k], (long long)k, img, i, j);
+        }
+    const int64_t nimg = n / (H * W);
+    const double s = 2.0 / h;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t r = 0; r < nimg * H; r++) {
+        const int64_t m = r / H, i = r % H;
+        const float *a = p + r * W;
+        if (d1 && i + 1 < H) {
+            float *o = d1->data + (m * (H - 1) + i) * W;
+            for (int64_t j = 0; j < W; j++) o[j] = (float)(s * ((double)a[j + W] - a[j]) / ((double)a[j + W] + a[j]));
+        }
+        if (d2) {
+            float *o = d2->data + r * (W - 1);
+            for (int64_t j = 0; j + 1 < W; j++) o[j] = (float)(s * ((double)a[j + 1] - a[j]) / ((double)a[j + 1] + a[j]));
+        }
+    }
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------ the operator A */
+
+static int osm_apply_checked(const char *fn, ss_tensor *out, const ss_tensor *in, const ss_tensor *d1,
+                             const ss_tensor *d2, float h, int adjoint)
+{
+    int64_t b, H, W;
+    SS_TRY(ss_image_op_check(fn, out, in, 0, 0, &b, &H, &W));
+    SS_TRY(check_grid(fn, h));
+    osm_ctx c;
+    SS_TRY(check_drift(fn, &c, d1, d2, in, 0));
+    SS_TRY(check_drift_finite(fn, d1, d2));
+    c.h = h, c.alpha = 0.0f, c.beta = 1.0f;
+    c.own1 = c.own2 = NULL;
+    return osm_run(&c, out, in, adjoint);
+}
+
+/* out = A u; out, u: (…,H,W); out may be u. */
+int ss_osmosis_forward(ss_tensor *out, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2, float h)
+{
+    return osm_apply_checked("ss_osmosis_forward", out, u, d1, d2, h, 0);
+}
+
+/* out = Aᵀ y, the transposed loop; out, y: (…,H,W); out may be y. */
+int ss_osmosis_adjoint(ss_tensor *out, const ss_tensor *y, const ss_tensor *d1, const ss_tensor *d2, float h)
+{
+    return osm_apply_checked("ss_osmosis_adjoint", out, y, d1, d2, h, 1);
+}
+
+/* ------------------------------------------------------------ explicit steps */
+
+/* max over pixels of the sum of outgoing coefficients |q| (pixel is a) and |p|
+ * (pixel is b), and max |d|·h/2 (<= 1 keeps the off-diagonals >= 0). */
+static void osm_bounds(const osm_ctx *c, double *max_out, double *max_dh)
+{
+    const int64_t H = c->h_img, W = c->w_img;
+    const int64_t nimg = c->d1 ? lead_numel(c->d1) : c->d2 ? lead_numel(c->d2) : 1; /* the drift's own images */
+    const double cc = 1.0 / ((double)c->h * c->h), e = 0.5 / c->h;
+    const float *d1 = c->d1 ? c->d1->data : NULL, *d2 = c->d2 ? c->d2->data : NULL;
+    double mo = 0, md = 0;
+#pragma omp parallel for schedule(static) reduction(max : mo, md) if (nimg * H * W > 65536)
+    for (int64_t r = 0; r < nimg * H; r++) {
+        const int64_t n = r / H, i = r % H;
+        const float *dn = i + 1 < H ? d1 + n * (H - 1) * W + i * W : NULL;
+        const float *up = i > 0 ? d1 + n * (H - 1) * W + (i - 1) * W : NULL;
+        const float *rt = W > 1 ? d2 + n * H * (W - 1) + i * (W - 1) : NULL;
+        for (int64_t j = 0; j < W; j++) {
+            double o = 0;
+            if (dn) o += fabs(cc + e * dn[j]), md = fmax(md, fabs(dn[j]) * c->h * 0.5);
+            if (up) o += fabs(cc - e * up[j]);
+            if (rt && j + 1 < W) o += fabs(cc + e * rt[j]), md = fmax(md, fabs(rt[j]) * c->h * 0.5);
+            if (rt && j > 0) o += fabs(cc - e * rt[j - 1]);
+            mo = fmax(mo, o);
+        }
+    }
+    *max_out = mo;
+    *max_dh = md;
+}
+
+/* The drift alone decides the image size: H from d1 (1 when NULL), W from d2. */
+static int drift_image(const char *fn, ss_tensor *img, const ss_tensor *d1, const ss_tensor *d2)
+{
+    const ss_tensor *d = d1 ? d1 : d2;
+    if (!d) return SS_FAIL(SS_ERR_ARG, "%s: drifts d1 and d2 are both NULL (a 1x1 image has no faces)", fn);
+    SS_TRY(ss_check_tensor(d, fn, d1 ? "drift d1" : "drift d2"));
+    char sd[96];
+    if (d->ndim < 2)
+        return SS_FAIL(SS_ERR_ARG, "%s: drift %s %s needs 2 to 4 dimensions", fn, d1 ? "d1" : "d2",
+                       ss_shape_str(sd, sizeof sd, d));
+    memset(img, 0, sizeof *img);
+    img->ndim = d->ndim;
+    memcpy(img->shape, d->shape, sizeof img->shape);
+    img->shape[d->ndim - 2] += d1 ? 1 : 0;
+    img->shape[d->ndim - 1] += d1 ? 0 : 1;
+    img->device = SS_CPU;
+    return SS_OK;
+}
+
+int ss_osmosis_explicit_limit(double *tau_max, const ss_tensor *d1, const ss_tensor *d2, float h)
+{
+    const char *fn = "ss_osmosis_explicit_limit";
+    if (!tau_max) return SS_FAIL(SS_ERR_ARG, "%s: tau_max is NULL", fn);
+    SS_TRY(check_grid(fn, h));
+    ss_tensor img;
+    SS_TRY(drift_image(fn, &img, d1, d2));
+    osm_ctx c;
+    SS_TRY(check_drift(fn, &c, d1, d2, &img, 1));
+    SS_TRY(check_drift_finite(fn, d1, d2));
+    c.h = h;
+    c.shared = 0;
+    double mo, md;
+    osm_bounds(&c, &mo, &md);
+    *tau_max = mo > 0 ? 1.0 / mo : INFINITY;
+    return SS_OK;
+}
+
+static int check_tau(const char *fn, float tau)
+{
+    if (!(tau >= 0) || !isfinite(tau))
+        return SS_FAIL(SS_ERR_ARG, "%s: time step tau must be finite and >= 0, got %g", fn, (double)tau);
+    return SS_OK;
+}
+
+int ss_osmosis_explicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2, float h,
+                             float tau)
+{
+    const char *fn = "ss_osmosis_explicit_step";
+    int64_t b, H, W;
+    SS_TRY(ss_image_op_check(fn, u_next, u, 0, 0, &b, &H, &W));
+    SS_TRY(check_grid(fn, h));
+    SS_TRY(check_tau(fn, tau));
+    osm_ctx c;
+    SS_TRY(check_drift(fn, &c, d1, d2, u, 0));
+    SS_TRY(check_drift_finite(fn, d1, d2));
+    SS_TRY(check_image_finite(fn, "image u", u));
+    c.h = h, c.alpha = 1.0f, c.beta = tau;
+    c.own1 = c.own2 = NULL;
+    double mo, md;
+    osm_bounds(&c, &mo, &md);
+    if (md > 1.0 + 1e-6)
+        return SS_FAIL(SS_ERR_ARG, "%s: drift magnitude %g exceeds 2/h = %g (h = %g): the explicit scheme keeps "
+                       "positivity for no tau > 0 (the canonical drift of a positive image stays below 2/h; was the "
+                       "drift made with another h?); use ss_osmosis_implicit_step", fn, 2.0 * md / h, 2.0 / h,
+                       (double)h);
+    double limit = mo > 0 ? 1.0 / mo : INFINITY;
+    if ((double)tau > limit)
+        return SS_FAIL(SS_ERR_ARG, "%s: tau = %.9g exceeds the explicit stability limit %.9g = 1/max_i |a_ii| of this "
+                       "drift (h = %g); take tau <= %.9g or use ss_osmosis_implicit_step", fn, (double)tau, limit,
+                       (double)h, limit);
+    return osm_run(&c, u_next, u, 0);
+}
+
+/* ------------------------------------------------------------ operators */
+
+static int osm_apply_cb(void *ctx, ss_tensor *out, const ss_tensor *in);
+static int osm_adjoint_cb(void *ctx, ss_tensor *out, const ss_tensor *in);
+
+/* ss_linop_apply has checked the image size and that out has in's leading
+ * dimensions; the drift's leading dimensions must fit in's. */
+static int osm_cb(const osm_ctx *c, ss_tensor *out, const ss_tensor *in, int adjoint)
+{
+    const char *fn = adjoint ? "ss_linop_adjoint(osmosis)" : "ss_linop_apply(osmosis)";
+    if (in->device != SS_CPU || out->device != SS_CPU) return ss_cuda_missing(fn);
+    const ss_tensor *d = c->d1 ? c->d1 : c->d2;
+    if (!(lead_numel(d) == 1 || same_lead(d, in))) {
+        char sd[96], si[96];
+        return SS_FAIL(SS_ERR_ARG, "%s: the operator's drift %s does not fit input %s: the input needs the drift's "
+                       "leading dimensions", fn, ss_shape_str(sd, sizeof sd, d), ss_shape_str(si, sizeof si, in));
+    }
+    osm_ctx run = *c;
+    run.shared = lead_numel(d) == 1 && lead_numel(in) > 1;
+    return osm_run(&run, out, in, adjoint);
+}
+
+static int osm_apply_cb(void *ctx, ss_tensor *out, const ss_tensor *in) { return osm_cb(ctx, out, in, 0); }
+static int osm_adjoint_cb(void *ctx, ss_tensor *out, const ss_tensor *in) { return osm_cb(ctx, out, in, 1); }
+
+static void osm_destroy(void *ctx)
+{
+    osm_ctx *c = ctx;
+    if (!c) return;
+    ss_tensor_free(c->own1);
+    ss_tensor_free(c->own2);
+    free(c);
+}
+
+/* alpha·I + beta·A over copies of the drift, owning them. */
+static ss_linop *osm_linop(const char *fn, const ss_tensor *d1, const ss_tensor *d2, float h, float alpha, float beta,
+                           const char *name)
+{
+    if (check_grid(fn, h) < 0) return NULL;
+    ss_tensor img;
+    if (drift_image(fn, &img, d1, d2) < 0) return NULL;
+    osm_ctx probe;
+    if (check_drift(fn, &probe, d1, d2, &img, 1) < 0 || check_drift_finite(fn, d1, d2) < 0) return NULL;
+    osm_ctx *c = calloc(1, sizeof *c);
+    if (!c) return SS_FAIL_NULL(SS_ERR_NOMEM, "%s: out of memory for the operator's context", fn);
+    *c = probe;
+    c->own1 = d1 ? ss_tensor_clone(d1) : NULL;
+    c->own2 = d2 ? ss_tensor_clone(d2) : NULL;
+    if ((d1 && !c->own1) || (d2 && !c->own2)) {
+        osm_destroy(c);
+        return NULL;
+    }
+    c->d1 = c->own1, c->d2 = c->own2;
+    c->h = h, c->alpha = alpha, c->beta = beta;
+    c->shared = 0; /* decided per call from the input */
+    ss_linop *op = ss_linop_new(osm_apply_cb, osm_adjoint_cb, c, c->h_img, c->w_img, c->h_img, c->w_img, name);
+    if (!op) {
+        osm_destroy(c);
+        return NULL;
+    }
+    if (ss_linop_set_destroy(op, osm_destroy) < 0) { /* cannot fail for an ss_linop_new operator */
+        ss_linop_free(op);
+        osm_destroy(c);
+        return NULL;
+    }
+    return op;
+}
+
+ss_linop *ss_linop_osmosis(const ss_tensor *d1, const ss_tensor *d2, float h, float tau)
+{
+    const char *fn = "ss_linop_osmosis";
+    if (check_tau(fn, tau) < 0) return NULL;
+    char name[64];
+    snprintf(name, sizeof name, "osmosis_step(tau=%g,h=%g)", (double)tau, (double)h);
+    return osm_linop(fn, d1, d2, h, 1.0f, -tau, name);
+}
+
+ss_linop *ss_linop_osmosis_generator(const ss_tensor *d1, const ss_tensor *d2, float h)
+{
+    char name[64];
+    snprintf(name, sizeof name, "osmosis(h=%g)", (double)h);
+    return osm_linop("ss_linop_osmosis_generator", d1, d2, h, 0.0f, 1.0f, name);
+}
+
+/* ------------------------------------------------------------ implicit steps */
+
+int ss_osmosis_implicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2, float h,
+                             float tau, double eps, int32_t maxiter, ss_solve_info *info)
+{
+    const char *fn = "ss_osmosis_implicit_step";
+    int64_t b, H, W;
+    SS_TRY(ss_image_op_check(fn, u_next, u, 0, 0, &b, &H, &W));
+    SS_TRY(check_grid(fn, h));
+    SS_TRY(check_tau(fn, tau));
+    if (!(eps > 0) || !isfinite(eps))
+        return SS_FAIL(SS_ERR_ARG, "%s: tolerance eps must be finite and > 0, got %g", fn, eps);
+    if (maxiter < 0) return SS_FAIL(SS_ERR_ARG, "%s: maxiter must be >= 0, got %d", fn, (int)maxiter);
+    osm_ctx c;
+    SS_TRY(check_drift(fn, &c, d1, d2, u, 0));
+    SS_TRY(check_drift_finite(fn, d1, d2));
+    SS_TRY(check_image_finite(fn, "image u", u));
+    c.h = h, c.alpha = 1.0f, c.beta = -tau;
+    c.own1 = c.own2 = NULL;
+    c.shared = 0; /* osm_cb decides per call */
+    char name[64];
+    snprintf(name, sizeof name, "osmosis_step(tau=%g,h=%g)", (double)tau, (double)h);
+    /* The context borrows the caller's drift for the length of this call. */
+    ss_linop *op = ss_linop_new(osm_apply_cb, osm_adjoint_cb, &c, H, W, H, W, name);
+    if (!op) return ss_last_status();
+    /* b = u; the solver starts from u_next = u, so an in-place step needs a copy of b. */
+    ss_tensor *copy = NULL;
+    const ss_tensor *rhs = u;
+    int rc = SS_OK;
+    if (ss_tensors_overlap(u_next, u)) {
+        if (u_next->data != u->data) rc = SS_FAIL(SS_ERR_ARG, "%s: u_next partly overlaps u", fn);
+        else if (!(copy = ss_tensor_clone(u))) rc = ss_last_status();
+        rhs = copy;
+    } else {
+        rc = ss_tensor_copy(u_next, u);
+    }
+    if (rc == SS_OK) {
+        ss_solve_opts opts;
+        memset(&opts, 0, sizeof opts);
+        opts.tol = 0.0;
+        opts.abs_tol = eps * (double)ss_tensor_numel(u);
+        opts.maxiter = maxiter;
+        opts.warm_start = 1;
+        rc = ss_bicgstab_solve(u_next, op, rhs, &opts, info);
+    }
+    ss_tensor_free(copy);
+    ss_linop_free(op);
+    return rc;
+}

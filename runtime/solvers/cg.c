@@ -1,0 +1,163 @@
+/* cg.c — conjugate gradients for symmetric positive definite operators,
+ * matrix-free on an ss_linop, with the stopping rule and contract of
+ * ss_bicgstab_solve: ‖r‖₂ <= max(tol·‖b‖₂, abs_tol) on the true residual,
+ * SS_ERR_NOTCONV when maxiter runs out, pᵀAp <= 0 is SS_ERR_NUMERIC.
+ *
+ * Three work tensors (r, p, q = A p), allocated once; inner products in double
+ * (ss_dot), updates with ss_axpby. When the updated residual passes the rule,
+ * the true residual b − A x decides; if it fails, CG restarts from it (and
+ * gives up with SS_ERR_NOTCONV when that repeats without progress). */
+#include "core/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static const char *const FN = "ss_cg_solve";
+/* Restarts from a true residual that did not halve before giving up (as in bicgstab.c). */
+#define STALLS 5
+
+static int overlap(const ss_tensor *a, const ss_tensor *b)
+{
+    const float *a0 = a->data, *a1 = a0 + ss_tensor_numel(a);
+    const float *b0 = b->data, *b1 = b0 + ss_tensor_numel(b);
+    return a0 < b1 && b0 < a1;
+}
+
+/* The argument checks of ss_bicgstab_solve (kept in step with bicgstab.c). */
+static int solve_check(const ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *opts,
+                       ss_solve_opts *o)
+{
+    SS_TRY(ss_check_tensor(x, FN, "x"));
+    SS_TRY(ss_check_tensor(b, FN, "b"));
+    if (!A) return SS_FAIL(SS_ERR_ARG, "%s: operator A is NULL", FN);
+    const ss_tensor *ts[2] = {x, b};
+    int dev = ss_common_device(FN, 2, ts);
+    if (dev < 0) return dev;
+    if (A->in_h != A->out_h || A->in_w != A->out_w)
+        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' maps (...,%lld,%lld) to (...,%lld,%lld); a solve needs a "
+                       "square operator (input size = output size)", FN, A->name, (long long)A->in_h,
+                       (long long)A->in_w, (long long)A->out_h, (long long)A->out_w);
+    char sb[96], sx[96];
+    ss_shape_str(sb, sizeof sb, b);
+    ss_shape_str(sx, sizeof sx, x);
+    int nd = b->ndim;
+    if (nd < 2 || b->shape[nd - 2] != A->in_h || b->shape[nd - 1] != A->in_w)
+        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld) but b is %s", FN, A->name,
+                       (long long)A->in_h, (long long)A->in_w, sb);
+    if (!ss_tensor_same_shape(x, b))
+        return SS_FAIL(SS_ERR_ARG, "%s: x %s and b %s must have the same shape", FN, sx, sb);
+    if (overlap(x, b)) return SS_FAIL(SS_ERR_ARG, "%s: x and b share memory; pass separate tensors", FN);
+    if (opts) *o = *opts;
+    if (!(o->tol >= 0 && isfinite(o->tol)) || !(o->abs_tol >= 0 && isfinite(o->abs_tol)))
+        return SS_FAIL(SS_ERR_ARG, "%s: tolerances must be finite and >= 0, got tol = %g, abs_tol = %g", FN,
+                       o->tol, o->abs_tol);
+    if (o->maxiter < 0) return SS_FAIL(SS_ERR_ARG, "%s: maxiter must be >= 0, got %d", FN, (int)o->maxiter);
+    SS_TRY(ss_tensor_check_finite(b, "ss_cg_solve: right-hand side b"));
+    if (o->warm_start) SS_TRY(ss_tensor_check_finite(x, "ss_cg_solve: initial guess x"));
+    return SS_OK;
+}
+
+/* r = b − A x (q: scratch), *rr = <r, r>. */
+static int true_residual(double *rr, ss_tensor *r, ss_tensor *q, const ss_linop *A, const ss_tensor *x,
+                         const ss_tensor *b)
+{
+    SS_TRY(ss_linop_apply(A, q, x));
+    SS_TRY(ss_axpby(r, 1.0f, b, -1.0f, q));
+    return ss_dot(rr, r, r);
+}
+
+static int cg_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *o, ss_solve_info *inf,
+                  ss_tensor *r, ss_tensor *p, ss_tensor *q)
+{
+    double bb, rr;
+    SS_TRY(ss_dot(&bb, b, b));
+    const double bnorm = sqrt(bb), thr = fmax(o->tol * bnorm, o->abs_tol);
+    if (o->warm_start) {
+        SS_TRY(true_residual(&rr, r, q, A, x, b));
+    } else {
+        SS_TRY(ss_tensor_fill(x, 0.0f));
+        SS_TRY(ss_tensor_copy(r, b));
+        rr = bb;
+    }
+    if (!isfinite(rr))
+        return SS_FAIL(SS_ERR_NUMERIC, "%s: the initial residual b - A x is not finite (operator '%s' gave NaN/Inf)",
+                       FN, A->name);
+    inf->initial_residual = inf->residual = sqrt(rr);
+    int r_is_true = 1, fresh = 1, stalls = 0;
+    double best_false = INFINITY;
+    for (;;) {
+        if (sqrt(rr) <= thr) {
+            if (r_is_true) {
+                inf->converged = 1;
+                break;
+            }
+            SS_TRY(true_residual(&rr, r, q, A, x, b));
+            r_is_true = 1;
+            if (!isfinite(rr))
+                return SS_FAIL(SS_ERR_NUMERIC, "%s: the residual b - A x became NaN/Inf at iteration %d "
+                               "(operator '%s')", FN, (int)inf->iterations, A->name);
+            if (sqrt(rr) <= thr) {
+                inf->converged = 1;
+                break;
+            }
+            /* Restart from the true residual, unless that repeats without
+             * progress (float32 accuracy of A x reached). */
+            if (sqrt(rr) < 0.5 * best_false) best_false = sqrt(rr), stalls = 0;
+            else if (++stalls >= STALLS) break;
+            fresh = 1;
+            inf->restarts++;
+        }
+        if (inf->iterations >= o->maxiter) break;
+        if (fresh) SS_TRY(ss_tensor_copy(p, r));
+        fresh = 0;
+        SS_TRY(ss_linop_apply(A, q, p));
+        double pq;
+        SS_TRY(ss_dot(&pq, p, q));
+        if (!isfinite(pq))
+            return SS_FAIL(SS_ERR_NUMERIC, "%s: p'Ap is NaN/Inf at iteration %d (operator '%s' gave a non-finite "
+                           "value)", FN, (int)inf->iterations, A->name);
+        if (pq <= 0)
+            return SS_FAIL(SS_ERR_NUMERIC, "%s: operator '%s' is not symmetric positive definite: p'Ap = %.4g <= 0 "
+                           "at iteration %d (|r| = %.4g); use ss_bicgstab_solve for other operators", FN, A->name,
+                           pq, (int)inf->iterations, sqrt(rr));
+        double alpha = rr / pq, rr_new;
+        SS_TRY(ss_axpby(x, 1.0f, x, (float)alpha, p));
+        SS_TRY(ss_axpby(r, 1.0f, r, (float)-alpha, q));
+        SS_TRY(ss_dot(&rr_new, r, r));
+        inf->iterations++;
+        r_is_true = 0;
+        if (!isfinite(rr_new))
+            return SS_FAIL(SS_ERR_NUMERIC, "%s: the residual became NaN/Inf at iteration %d (operator '%s')", FN,
+                           (int)inf->iterations, A->name);
+        SS_TRY(ss_axpby(p, 1.0f, r, (float)(rr_new / rr), p)); /* p = r + β p */
+        rr = rr_new;
+    }
+    if (!r_is_true) SS_TRY(true_residual(&rr, r, q, A, x, b));
+    inf->residual = sqrt(rr);
+    if (inf->converged) return SS_OK;
+    if (stalls >= STALLS)
+        return SS_FAIL(SS_ERR_NOTCONV, "%s: no convergence: after %d iterations the true residual |b - A x| "
+                       "stagnates at %.4g > max(tol*|b|, abs_tol) = max(%.3g*%.4g, %.3g) for operator '%s' (the "
+                       "float32 accuracy of A x limits it; loosen the tolerance); x holds the last iterate", FN,
+                       (int)inf->iterations, inf->residual, o->tol, bnorm, o->abs_tol, A->name);
+    return SS_FAIL(SS_ERR_NOTCONV, "%s: no convergence in %d iterations (%d restarts): |b - A x| = %.4g > "
+                   "max(tol*|b|, abs_tol) = max(%.3g*%.4g, %.3g) for operator '%s'; x holds the last iterate", FN,
+                   (int)inf->iterations, (int)inf->restarts, inf->residual, o->tol, bnorm, o->abs_tol, A->name);
+}
+
+int ss_cg_solve(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *opts, ss_solve_info *info)
+{
+    ss_solve_info inf = {0};
+    if (info) *info = inf;
+    ss_solve_opts o = {1e-6, 0.0, 1000, 0}; /* the defaults for opts = NULL */
+    SS_TRY(solve_check(x, A, b, opts, &o));
+    ss_tensor *r = ss_tensor_empty(b->ndim, b->shape, b->device);
+    ss_tensor *p = r ? ss_tensor_empty(b->ndim, b->shape, b->device) : NULL;
+    ss_tensor *q = p ? ss_tensor_empty(b->ndim, b->shape, b->device) : NULL;
+    int rc = q ? cg_run(x, A, b, &o, &inf, r, p, q) : ss_last_status();
+    ss_tensor_free(r);
+    ss_tensor_free(p);
+    ss_tensor_free(q);
+    if (info) *info = inf;
+    return rc;
+}
