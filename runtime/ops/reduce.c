@@ -17,8 +17,9 @@
 #define LANE_SUM(term)                                          \
     do {                                                        \
         double lane[LANES] = {0};                               \
+        const int64_t whole = n - n % LANES;                    \
         int64_t i = 0;                                          \
-        for (; i + LANES <= n; i += LANES)                      \
+        for (; i < whole; i += LANES)                           \
             for (int l = 0; l < LANES; l++) {                   \
                 int64_t k = i + l;                              \
                 lane[l] += (term);                              \
