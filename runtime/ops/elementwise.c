@@ -5,6 +5,7 @@
  * the common cases (same shape; (N,1,1,1) against (N,C,H,W)) run as a few long
  * rows that the compiler vectorises. */
 #include "core/internal.h"
+#include "ops/par.h"
 
 #include <math.h>
 #include <string.h>
@@ -65,6 +66,30 @@ bad: {
 }
 }
 
+/* Rows of a broadcast binary op: row r of the output against the rows of a, b
+ * that its index selects in the merged dimensions. */
+typedef struct bin_job {
+    int op, m;
+    int64_t rowlen, ra, rb, msz[4], ma[4], mb[4];
+    float *o;
+    const float *pa, *pb;
+} bin_job;
+
+static void bin_rows(void *ctx, int64_t lo, int64_t hi)
+{
+    const bin_job *jb = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        int64_t rem = r, oa = 0, ob = 0;
+        for (int d = jb->m - 2; d >= 0; d--) {
+            int64_t i = rem % jb->msz[d];
+            rem /= jb->msz[d];
+            oa += i * jb->ma[d];
+            ob += i * jb->mb[d];
+        }
+        bin_row(jb->op, jb->o + r * jb->rowlen, jb->pa + oa, jb->ra, jb->pb + ob, jb->rb, jb->rowlen);
+    }
+}
+
 static int binary(int op, ss_tensor *out, const ss_tensor *a, const ss_tensor *b)
 {
     const char *name = bin_names[op];
@@ -94,20 +119,9 @@ static int binary(int op, ss_tensor *out, const ss_tensor *a, const ss_tensor *b
     /* Rows are the last merged dimension; the rest is a flat loop over rows. */
     int64_t rowlen = msz[m - 1], nrows = 1;
     for (int d = 0; d < m - 1; d++) nrows *= msz[d];
-    int64_t ra = ma[m - 1], rb = mb[m - 1];
-    float *o = out->data;
-    const float *pa = a->data, *pb = b->data;
-#pragma omp parallel for schedule(static) if (nrows * rowlen > 32768)
-    for (int64_t r = 0; r < nrows; r++) {
-        int64_t rem = r, oa = 0, ob = 0;
-        for (int d = m - 2; d >= 0; d--) {
-            int64_t i = rem % msz[d];
-            rem /= msz[d];
-            oa += i * ma[d];
-            ob += i * mb[d];
-        }
-        bin_row(op, o + r * rowlen, pa + oa, ra, pb + ob, rb, rowlen);
-    }
+    bin_job jb = {op, m, rowlen, ma[m - 1], mb[m - 1], {0}, {0}, {0}, out->data, a->data, b->data};
+    memcpy(jb.msz, msz, sizeof msz), memcpy(jb.ma, ma, sizeof ma), memcpy(jb.mb, mb, sizeof mb);
+    ss_par_ranges(nrows, nrows * rowlen > SS_PAR_MIN, bin_rows, &jb);
     return SS_OK;
 }
 
@@ -130,26 +144,69 @@ static int map_check(const char *op, const ss_tensor *out, const ss_tensor *x)
     return SS_OK;
 }
 
+/* The same-shape maps: out[i] = f(x[i], y[i]) over one contiguous range per
+ * thread, or in the calling thread below SS_PAR_MIN elements (map_run). out
+ * may be x or y itself (the same index only), hence `omp simd`. */
+enum { MAP_AXPBY, MAP_AFFINE, MAP_CLAMP, MAP_POW, MAP_RDIV };
+
+typedef struct map_job {
+    int kind;
+    float *o;
+    const float *x, *y;
+    float a, b;
+} map_job;
+
+static void map_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const map_job *jb = ctx;
+    float *o = jb->o;
+    const float *x = jb->x, *y = jb->y;
+    const float a = jb->a, b = jb->b;
+    switch (jb->kind) {
+    case MAP_AXPBY:
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) o[i] = a * x[i] + b * y[i];
+        break;
+    case MAP_AFFINE:
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) o[i] = a * x[i] + b;
+        break;
+    case MAP_CLAMP:
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) {
+            float v = x[i];
+            o[i] = v < a ? a : v > b ? b : v; /* NaN passes through */
+        }
+        break;
+    case MAP_POW:
+        for (int64_t i = lo; i < hi; i++) o[i] = powf(x[i], a);
+        break;
+    default: /* MAP_RDIV */
+#pragma omp simd
+        for (int64_t i = lo; i < hi; i++) o[i] = a / x[i];
+        break;
+    }
+}
+
+static void map_run(int kind, ss_tensor *out, const ss_tensor *x, const ss_tensor *y, float a, float b)
+{
+    const int64_t n = ss_tensor_numel(out);
+    map_job jb = {kind, out->data, x->data, y ? y->data : NULL, a, b};
+    ss_par_ranges(n, n > SS_PAR_MIN, map_range, &jb);
+}
+
 int ss_axpby(ss_tensor *out, float alpha, const ss_tensor *x, float beta, const ss_tensor *y)
 {
     SS_TRY(map_check("ss_axpby", out, x));
     SS_TRY(map_check("ss_axpby", out, y));
-    int64_t n = ss_tensor_numel(out);
-    float *o = out->data;
-    const float *px = x->data, *py = y->data;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) o[i] = alpha * px[i] + beta * py[i];
+    map_run(MAP_AXPBY, out, x, y, alpha, beta);
     return SS_OK;
 }
 
 int ss_affine(ss_tensor *out, const ss_tensor *x, float a, float b)
 {
     SS_TRY(map_check("ss_affine", out, x));
-    int64_t n = ss_tensor_numel(out);
-    float *o = out->data;
-    const float *p = x->data;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) o[i] = a * p[i] + b;
+    map_run(MAP_AFFINE, out, x, NULL, a, b);
     return SS_OK;
 }
 
@@ -157,14 +214,7 @@ int ss_clamp(ss_tensor *out, const ss_tensor *x, float lo, float hi)
 {
     SS_TRY(map_check("ss_clamp", out, x));
     if (!(lo <= hi)) return SS_FAIL(SS_ERR_ARG, "ss_clamp: lower bound %g is above upper bound %g", lo, hi);
-    int64_t n = ss_tensor_numel(out);
-    float *o = out->data;
-    const float *p = x->data;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) {
-        float v = p[i];
-        o[i] = v < lo ? lo : v > hi ? hi : v; /* NaN passes through */
-    }
+    map_run(MAP_CLAMP, out, x, NULL, lo, hi);
     return SS_OK;
 }
 
@@ -173,22 +223,14 @@ int ss_pow_scalar(ss_tensor *out, const ss_tensor *x, float e)
     if (e == 2.0f) return ss_unary(out, x, SS_SQUARE);
     if (e == 0.5f) return ss_unary(out, x, SS_SQRT);
     SS_TRY(map_check("ss_pow_scalar", out, x));
-    int64_t n = ss_tensor_numel(out);
-    float *o = out->data;
-    const float *p = x->data;
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) o[i] = powf(p[i], e);
+    map_run(MAP_POW, out, x, NULL, e, 0.0f);
     return SS_OK;
 }
 
 int ss_rdiv_scalar(ss_tensor *out, float s, const ss_tensor *x)
 {
     SS_TRY(map_check("ss_rdiv_scalar", out, x));
-    int64_t n = ss_tensor_numel(out);
-    float *o = out->data;
-    const float *p = x->data;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) o[i] = s / p[i];
+    map_run(MAP_RDIV, out, x, NULL, s, 0.0f);
     return SS_OK;
 }
 
@@ -210,15 +252,28 @@ static inline float un_apply(int op, float v)
     }
 }
 
+typedef struct un_job {
+    int op;
+    float *o;
+    const float *x;
+} un_job;
+
+static void un_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const un_job *jb = ctx;
+    float *o = jb->o;
+    const float *p = jb->x;
+    const int op = jb->op;
+    for (int64_t i = lo; i < hi; i++) o[i] = un_apply(op, p[i]);
+}
+
 int ss_unary(ss_tensor *out, const ss_tensor *x, int op)
 {
     SS_TRY(map_check("ss_unary", out, x));
     if (op < SS_EXP || op > SS_ROUND) return SS_FAIL(SS_ERR_ARG, "ss_unary: unknown op %d", op);
-    int64_t n = ss_tensor_numel(out);
-    float *o = out->data;
-    const float *p = x->data;
-#pragma omp parallel for schedule(static) if (n > 16384)
-    for (int64_t i = 0; i < n; i++) o[i] = un_apply(op, p[i]);
+    const int64_t n = ss_tensor_numel(out);
+    un_job jb = {op, out->data, x->data};
+    ss_par_ranges(n, n > 16384, un_range, &jb); /* transcendental maps pay for threads sooner */
     return SS_OK;
 }
 

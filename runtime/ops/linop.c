@@ -64,21 +64,24 @@ static int linop_check(const char *fn, const ss_linop *op, const ss_tensor *out,
     SS_TRY(ss_common_device(fn, 2, ts));
     int64_t ih = adjoint ? op->out_h : op->in_h, iw = adjoint ? op->out_w : op->in_w;
     int64_t oh = adjoint ? op->in_h : op->out_h, ow = adjoint ? op->in_w : op->out_w;
+    int nd = in->ndim;
+    int in_ok = nd >= 2 && in->shape[nd - 2] == ih && in->shape[nd - 1] == iw;
+    int out_ok = out->ndim == nd && out->shape[nd - 2] == oh && out->shape[nd - 1] == ow;
+    int lead_ok = 1;
+    for (int d = 0; in_ok && out_ok && d < nd - 2; d++) lead_ok &= out->shape[d] == in->shape[d];
+    if (in_ok && out_ok && lead_ok) return SS_OK;
+    /* Shapes are formatted only here: this check runs on every apply of a solver. */
     char si[96], so[96];
     ss_shape_str(si, sizeof si, in);
     ss_shape_str(so, sizeof so, out);
-    int nd = in->ndim;
-    if (nd < 2 || in->shape[nd - 2] != ih || in->shape[nd - 1] != iw)
+    if (!in_ok)
         return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld), got input %s", fn, op->name,
                        (long long)ih, (long long)iw, si);
-    if (out->ndim != nd || out->shape[nd - 2] != oh || out->shape[nd - 1] != ow)
+    if (!out_ok)
         return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' gives (...,%lld,%lld), got output %s for input %s", fn,
                        op->name, (long long)oh, (long long)ow, so, si);
-    for (int d = 0; d < nd - 2; d++)
-        if (out->shape[d] != in->shape[d])
-            return SS_FAIL(SS_ERR_ARG, "%s: output %s and input %s of operator '%s' differ in their leading "
-                           "dimensions", fn, so, si, op->name);
-    return SS_OK;
+    return SS_FAIL(SS_ERR_ARG, "%s: output %s and input %s of operator '%s' differ in their leading dimensions", fn,
+                   so, si, op->name);
 }
 
 static int linop_call(const char *fn, const ss_linop *op, ss_tensor *out, const ss_tensor *in, int adjoint)

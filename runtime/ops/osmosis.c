@@ -17,10 +17,13 @@
  * of the canonical drift of v vanishes on every face (A v = 0).
  *
  * The adjoint is the transpose of that matrix: per face, (Aᵀy)_a += q·(y_b − y_a)
- * and (Aᵀy)_b += p·(y_a − y_b). Both loops are written per output pixel (a
- * gather over its at most four faces) so rows run in parallel; the forward
- * evaluates each face flux with the same expression from both sides, so the
- * two contributions cancel exactly in the sum.
+ * and (Aᵀy)_b += p·(y_a − y_b). The forward evaluates each face flux once into
+ * a row buffer and adds it to one pixel and subtracts it from the other, so the
+ * two contributions cancel exactly in the sum; the adjoint is a gather per
+ * output pixel over its at most four faces. Both run on independent blocks of
+ * rows with branch-free inner loops that vectorise. I − τA, applied many times
+ * in a solve (ss_linop_osmosis, the implicit step), first computes its face
+ * coefficients once (see "face coefficients").
  *
  * Explicit stability: u + τAu = (I + τA)u. Its off-diagonal entries τp, τq are
  * >= 0 whenever |d| <= 2/h (always true for the canonical drift of a positive
@@ -33,8 +36,10 @@
  * it is the classical h²/4, in the worst case h²/8.
  *
  * Operators (ss_linop_osmosis, _generator) own a context with copies of the
- * drift, freed with the last reference through ss_linop_set_destroy. */
+ * drift (and, for ss_linop_osmosis, its face coefficients: four more floats per
+ * drift pixel), freed with the last reference through ss_linop_set_destroy. */
 #include "ops/dct.h"
+#include "ops/par.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +56,7 @@ typedef struct osm_ctx {
     int shared;               /* 1: one drift for every image (no leading dims or all 1) */
     float h;                  /* grid size */
     float alpha, beta;        /* out = alpha·u + beta·(A u), or the adjoint */
+    float *faces;             /* NULL, or the face coefficients of beta·A (osm_faces_build) */
 } osm_ctx;
 
 static int64_t lead_numel(const ss_tensor *t)
@@ -123,11 +129,20 @@ static int check_drift(const char *fn, osm_ctx *c, const ss_tensor *d1, const ss
     c->d1 = d1, c->d2 = d2;
     c->h_img = H, c->w_img = W;
     c->shared = s1 >= 0 ? s1 : s2 >= 0 ? s2 : 0;
+    c->faces = NULL;
     return SS_OK;
+}
+
+/* 1 when t is a CPU tensor without NaN or Inf (a fast scan; otherwise
+ * ss_tensor_check_finite finds the element and words the error). */
+static int fast_finite(const ss_tensor *t)
+{
+    return t && t->storage && t->device == SS_CPU && ss_all_finite(t->data, ss_tensor_numel(t));
 }
 
 static int check_drift_finite(const char *fn, const ss_tensor *d1, const ss_tensor *d2)
 {
+    if ((!d1 || fast_finite(d1)) && (!d2 || fast_finite(d2))) return SS_OK;
     char what[128];
     if (d1) {
         snprintf(what, sizeof what, "%s: drift d1", fn);
@@ -143,6 +158,7 @@ static int check_drift_finite(const char *fn, const ss_tensor *d1, const ss_tens
 /* SS_ERR_NUMERIC naming fn and the role when u holds NaN or Inf. */
 static int check_image_finite(const char *fn, const char *role, const ss_tensor *u)
 {
+    if (fast_finite(u)) return SS_OK;
     char what[128];
     snprintf(what, sizeof what, "%s: %s", fn, role);
     return ss_tensor_check_finite(u, what);
@@ -150,42 +166,306 @@ static int check_image_finite(const char *fn, const char *role, const ss_tensor 
 
 /* ------------------------------------------------------------ kernel */
 
+/* The kernel works on blocks of rows (and, in the forward, strips of columns),
+ * every one of which is computed the same way whatever the split, so results do
+ * not depend on the thread count. Below OSM_PAR_MIN pixels it runs in the
+ * calling thread, one block per image. */
+#define OSM_PAR_MIN 65536
+#define OSM_ROWS 32     /* rows per block when the blocks run in parallel */
+#define OSM_STRIP 1024  /* columns per forward strip: its three flux rows live on the stack */
+
+/* Face fluxes F[k] = p·ub[k] − q·ua[k] = (cc − e·d[k])·ub[k] − (cc + e·d[k])·ua[k]. */
+static inline void flux_row(float *restrict F, const float *restrict ua, const float *restrict ub,
+                            const float *restrict d, int64_t n, float cc, float e)
+{
+    for (int64_t k = 0; k < n; k++) F[k] = (cc - e * d[k]) * ub[k] - (cc + e * d[k]) * ua[k];
+}
+
+/* Forward on rows [i0, i1) and columns [j0, j1) of one H×W image u (d1, d2 its
+ * drift, NULL when it has no such faces): each face flux is evaluated once per
+ * row into a buffer (vertical faces below the row in dn, above it in up — the
+ * previous row's dn —, the row's faces in fh, fh[k] left of column j0 + k, 0
+ * at the image border) and added to one pixel and subtracted from the other,
+ * so the two contributions cancel exactly: Σ A u = 0 up to the rounding of the
+ * sum. The pixel sum is ((F_dn − F_up) + F_rt) − F_lt, the branch-free loops
+ * vectorise. */
+static void osm_forward_block(float *restrict out, const float *restrict u, const float *d1, const float *d2,
+                              int64_t H, int64_t W, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float cc, float e,
+                              float alpha, float beta)
+{
+    float bufa[OSM_STRIP], bufb[OSM_STRIP], fh[OSM_STRIP + 1];
+    float *up = bufa, *dn = bufb;
+    const int64_t m = j1 - j0;
+    const int64_t f_lo = j0 > 0 ? j0 - 1 : 0, f_hi = j1 < W ? j1 - 1 : W - 2; /* the strip's faces f|f+1 */
+    if (i0 > 0) flux_row(up, u + (i0 - 1) * W + j0, u + i0 * W + j0, d1 + (i0 - 1) * W + j0, m, cc, e);
+    else memset(up, 0, (size_t)m * sizeof *up);
+    for (int64_t i = i0; i < i1; i++) {
+        const float *ui = u + i * W;
+        if (i + 1 < H) flux_row(dn, ui + j0, ui + W + j0, d1 + i * W + j0, m, cc, e);
+        else memset(dn, 0, (size_t)m * sizeof *dn);
+        fh[0] = fh[m] = 0.0f;
+        if (f_hi >= f_lo)
+            flux_row(fh + (f_lo - j0 + 1), ui + f_lo, ui + f_lo + 1, d2 + i * (W - 1) + f_lo, f_hi - f_lo + 1, cc, e);
+        float *restrict o = out + i * W + j0;
+        const float *restrict ua = ui + j0;
+        if (alpha == 0.0f)
+            for (int64_t k = 0; k < m; k++) o[k] = beta * (((dn[k] - up[k]) + fh[k + 1]) - fh[k]);
+        else
+            for (int64_t k = 0; k < m; k++) o[k] = alpha * ua[k] + beta * (((dn[k] - up[k]) + fh[k + 1]) - fh[k]);
+        float *t = up;
+        up = dn, dn = t;
+    }
+}
+
+/* Adjoint of pixel j of a row: q·(y_b − y_a) over the faces where it is a,
+ * p·(y_a − y_b) where it is b (up, dn: d1 rows above and below it, NULL at
+ * the image border; rt: the row's d2, NULL when W = 1). */
+static inline float adj_pixel(const float *y, const float *yu, const float *yd, const float *up, const float *dn,
+                              const float *rt, int64_t j, int64_t W, float cc, float e)
+{
+    const float ya = y[j];
+    float s = 0.0f;
+    if (dn) s += (cc + e * dn[j]) * (yd[j] - ya);
+    if (up) s += (cc - e * up[j]) * (yu[j] - ya);
+    if (rt && j + 1 < W) s += (cc + e * rt[j]) * (y[j + 1] - ya);
+    if (rt && j > 0) s += (cc - e * rt[j - 1]) * (y[j - 1] - ya);
+    return s;
+}
+
+/* Columns 1..W−2 of an adjoint row, the flags constant at each call so every
+ * variant is a branch-free loop. */
+static inline __attribute__((always_inline)) void adj_interior(float *restrict o, const float *restrict y,
+                                                               const float *restrict yu, const float *restrict yd,
+                                                               const float *restrict up, const float *restrict dn,
+                                                               const float *restrict rt, int64_t W, float cc, float e,
+                                                               float alpha, float beta, const int has_up,
+                                                               const int has_dn, const int has_alpha)
+{
+    for (int64_t j = 1; j + 1 < W; j++) {
+        const float ya = y[j];
+        float s = 0.0f; /* the order of adj_pixel */
+        if (has_dn) s += (cc + e * dn[j]) * (yd[j] - ya);
+        if (has_up) s += (cc - e * up[j]) * (yu[j] - ya);
+        s += (cc + e * rt[j]) * (y[j + 1] - ya);
+        s += (cc - e * rt[j - 1]) * (y[j - 1] - ya);
+        o[j] = has_alpha ? alpha * ya + beta * s : beta * s;
+    }
+}
+
+/* Adjoint on rows [i0, i1) of one H×W image y. */
+static void osm_adjoint_block(float *restrict out, const float *restrict y, const float *d1, const float *d2,
+                              int64_t H, int64_t W, int64_t i0, int64_t i1, float cc, float e, float alpha, float beta)
+{
+    const int ha = alpha != 0.0f;
+    for (int64_t i = i0; i < i1; i++) {
+        const float *yi = y + i * W, *yu = i > 0 ? yi - W : NULL, *yd = i + 1 < H ? yi + W : NULL;
+        const float *up = i > 0 ? d1 + (i - 1) * W : NULL, *dn = i + 1 < H ? d1 + i * W : NULL;
+        const float *rt = W > 1 ? d2 + i * (W - 1) : NULL;
+        float *o = out + i * W;
+        const int64_t edges[2] = {0, W - 1};
+        for (int k = 0; k < (W > 1 ? 2 : 1); k++) {
+            const int64_t j = edges[k];
+            const float s = adj_pixel(yi, yu, yd, up, dn, rt, j, W, cc, e);
+            o[j] = ha ? alpha * yi[j] + beta * s : beta * s;
+        }
+        if (W < 3) continue;
+        if (up && dn) {
+            if (ha) adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 1, 1, 1);
+            else adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 1, 1, 0);
+        } else if (up) {
+            if (ha) adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 1, 0, 1);
+            else adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 1, 0, 0);
+        } else if (dn) {
+            if (ha) adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 0, 1, 1);
+            else adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 0, 1, 0);
+        } else {
+            if (ha) adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 0, 0, 1);
+            else adj_interior(o, yi, yu, yd, up, dn, rt, W, cc, e, alpha, beta, 0, 0, 0);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ face coefficients */
+
+/* For the operators that are applied many times (I − τA in a solve) the face
+ * coefficients are computed once: per drift image four planes of H×W floats in
+ * the image's own layout, so one flat loop over pixels indexes them:
+ *   FACE_PV, FACE_QV  beta·p, beta·q of the face between pixel a and a + W
+ *                     (0 in row H − 1)
+ *   FACE_PH, FACE_QH  beta·p, beta·q of the face between a and a + 1
+ *                     (0 in column W − 1)
+ * The application keeps the per-face form of the kernel above (each flux
+ * P·u_b − Q·u_a evaluated on its own before the sum, so the large q·u terms of
+ * a face cancel within it, which a stencil with a merged diagonal would not
+ * do, and a solve can reach tolerances near float32 accuracy). The forward
+ * evaluates every face flux from both sides by the same expression, so the two
+ * contributions are the same float. Rows 1..H−2 run as one flat branch-free
+ * loop that vectorises, reading all four neighbours (in bounds; the zero
+ * coefficients at the borders silence the neighbours across the row ends for
+ * finite inputs, and columns 0 and W − 1 are recomputed after it from the faces
+ * that exist, so non-finite inputs behave as in the kernel above); rows 0 and
+ * H − 1 have their own loops. The adjoint uses the same coefficients,
+ * transposed: Q·(y_b − y_a) to a, P·(y_a − y_b) to b. */
+enum { FACE_PV, FACE_QV, FACE_PH, FACE_QH, FACE_PLANES };
+
+typedef struct face_job {
+    const osm_ctx *c;
+    float *planes;
+} face_job;
+
+/* Coefficient rows [lo, hi) over the drift's images (row r: image r / H, row r % H). */
+static void face_rows(void *ctx, int64_t lo, int64_t hi)
+{
+    const face_job *jb = ctx;
+    const osm_ctx *c = jb->c;
+    const int64_t H = c->h_img, W = c->w_img, hw = H * W;
+    const float cc = 1.0f / (c->h * c->h), e = 0.5f / c->h, beta = c->beta;
+    for (int64_t r = lo; r < hi; r++) {
+        const int64_t m = r / H, i = r % H;
+        float *base = jb->planes + m * FACE_PLANES * hw + i * W;
+        float *PV = base + FACE_PV * hw, *QV = base + FACE_QV * hw, *PH = base + FACE_PH * hw,
+              *QH = base + FACE_QH * hw;
+        for (int64_t j = 0; j < W; j++) PV[j] = QV[j] = PH[j] = QH[j] = 0.0f;
+        if (i + 1 < H) {
+            const float *d = c->d1->data + m * (H - 1) * W + i * W;
+            for (int64_t j = 0; j < W; j++) PV[j] = beta * (cc - e * d[j]), QV[j] = beta * (cc + e * d[j]);
+        }
+        if (W > 1) {
+            const float *d = c->d2->data + m * H * (W - 1) + i * (W - 1);
+            for (int64_t j = 0; j + 1 < W; j++) PH[j] = beta * (cc - e * d[j]), QH[j] = beta * (cc + e * d[j]);
+        }
+    }
+}
+
+/* Sets c->faces for the drift images of c (h, beta set); freed with ss_free. */
+static int osm_faces_build(osm_ctx *c)
+{
+    const ss_tensor *d = c->d1 ? c->d1 : c->d2;
+    const int64_t nimg = d ? lead_numel(d) : 1, H = c->h_img, W = c->w_img;
+    c->faces = ss_alloc(sizeof(float) * (size_t)(FACE_PLANES * nimg * H * W), "the osmosis face coefficients");
+    if (!c->faces) return ss_last_status();
+    face_job jb = {c, c->faces};
+    ss_par_ranges(nimg * H, nimg * H * W > OSM_PAR_MIN, face_rows, &jb);
+    return SS_OK;
+}
+
+/* Scaled flux P·ub − Q·ua of the face with coefficients at index f of the planes. */
+#define FACE_FLUX(P, Q, f, ua, ub) ((P)[f] * (ub) - (Q)[f] * (ua))
+
+/* Pixel a of one image from the planes f (hw apart): forward
+ * alpha·u_a + (((F_dn − F_up) + F_rt) − F_lt), adjoint alpha·y_a + (((Q_dn·(y_dn −
+ * y_a) + P_up·(y_up − y_a)) + Q_rt·(…)) + P_lt·(…)), the orders of the kernel
+ * above; the flags say which neighbours exist. */
+static inline __attribute__((always_inline)) float face_at(const float *restrict u, const float *restrict f,
+                                                           int64_t hw, int64_t a, int64_t W, float alpha,
+                                                           const int adjoint, const int has_up, const int has_dn,
+                                                           const int has_l, const int has_r)
+{
+    const float *PV = f + FACE_PV * hw, *QV = f + FACE_QV * hw, *PH = f + FACE_PH * hw, *QH = f + FACE_QH * hw;
+    const float ua = u[a];
+    float s = 0.0f;
+    if (!adjoint) {
+        if (has_dn) s = FACE_FLUX(PV, QV, a, ua, u[a + W]);
+        if (has_up) s -= FACE_FLUX(PV, QV, a - W, u[a - W], ua);
+        if (has_r) s += FACE_FLUX(PH, QH, a, ua, u[a + 1]);
+        if (has_l) s -= FACE_FLUX(PH, QH, a - 1, u[a - 1], ua);
+    } else {
+        if (has_dn) s = QV[a] * (u[a + W] - ua);
+        if (has_up) s += PV[a - W] * (u[a - W] - ua);
+        if (has_r) s += QH[a] * (u[a + 1] - ua);
+        if (has_l) s += PH[a - 1] * (u[a - 1] - ua);
+    }
+    return alpha * ua + s;
+}
+
+/* Pixels [a0, a1) that all have both horizontal neighbours and the vertical
+ * ones the flags name. */
+static inline __attribute__((always_inline)) void face_run(float *restrict o, const float *restrict u,
+                                                           const float *restrict f, int64_t hw, int64_t a0,
+                                                           int64_t a1, int64_t W, float alpha, const int adjoint,
+                                                           const int has_up, const int has_dn)
+{
+    for (int64_t a = a0; a < a1; a++) o[a] = face_at(u, f, hw, a, W, alpha, adjoint, has_up, has_dn, 1, 1);
+}
+
+/* Pixel (i, j) with the neighbours of its place in the image (branches). */
+static float face_edge(const float *u, const float *f, int64_t H, int64_t W, int64_t i, int64_t j, float alpha,
+                       int adjoint)
+{
+    return face_at(u, f, H * W, i * W + j, W, alpha, adjoint, i > 0, i + 1 < H, j > 0, j + 1 < W);
+}
+
+/* Rows [i0, i1) of one H×W image u through its face planes f into out. */
+static void osm_faces_block(float *restrict out, const float *restrict u, const float *f, int64_t H, int64_t W,
+                            int64_t i0, int64_t i1, float alpha, int adjoint)
+{
+    const int64_t hw = H * W;
+    /* rows [r0, r1) with neighbours above and below, as one flat run */
+    const int64_t r0 = i0 > 1 ? i0 : 1, r1 = i1 < H - 1 ? i1 : H - 1;
+    if (r0 < r1 && W >= 3) {
+        if (adjoint) face_run(out, u, f, hw, r0 * W, r1 * W, W, alpha, 1, 1, 1);
+        else face_run(out, u, f, hw, r0 * W, r1 * W, W, alpha, 0, 1, 1);
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        if (W >= 3 && (i < r0 || i >= r1)) { /* the first or last row: columns 1..W−2 */
+            const int64_t a0 = i * W + 1, a1 = i * W + W - 1;
+            const int up = i > 0, dn = i + 1 < H;
+#define FR(adj) up && dn ? face_run(out, u, f, hw, a0, a1, W, alpha, adj, 1, 1)   \
+                : up     ? face_run(out, u, f, hw, a0, a1, W, alpha, adj, 1, 0)   \
+                : dn     ? face_run(out, u, f, hw, a0, a1, W, alpha, adj, 0, 1)   \
+                         : face_run(out, u, f, hw, a0, a1, W, alpha, adj, 0, 0)
+            if (adjoint) FR(1);
+            else FR(0);
+#undef FR
+        }
+        out[i * W] = face_edge(u, f, H, W, i, 0, alpha, adjoint);
+        if (W > 1) out[i * W + W - 1] = face_edge(u, f, H, W, i, W - 1, alpha, adjoint);
+    }
+}
+
+typedef struct osm_job {
+    float *out;
+    const float *in;
+    const osm_ctx *c;
+    int64_t rows, nchunk, nstrip; /* block: rows per block, blocks per image, column strips (forward) */
+    int adjoint;
+} osm_job;
+
+static void osm_blocks(void *ctx, int64_t lo, int64_t hi)
+{
+    const osm_job *jb = ctx;
+    const osm_ctx *c = jb->c;
+    const int64_t H = c->h_img, W = c->w_img;
+    const float cc = 1.0f / (c->h * c->h), e = 0.5f / c->h;
+    for (int64_t t = lo; t < hi; t++) {
+        const int64_t s = t % jb->nstrip, ch = t / jb->nstrip % jb->nchunk, n = t / (jb->nstrip * jb->nchunk);
+        const float *u = jb->in + n * H * W;
+        float *o = jb->out + n * H * W;
+        const float *d1 = c->d1 ? c->d1->data + (c->shared ? 0 : n * (H - 1) * W) : NULL;
+        const float *d2 = c->d2 ? c->d2->data + (c->shared ? 0 : n * H * (W - 1)) : NULL;
+        const int64_t i0 = ch * jb->rows, i1 = i0 + jb->rows < H ? i0 + jb->rows : H;
+        if (c->faces) {
+            osm_faces_block(o, u, c->faces + (c->shared ? 0 : n * FACE_PLANES * H * W), H, W, i0, i1, c->alpha,
+                            jb->adjoint);
+        } else if (jb->adjoint) {
+            osm_adjoint_block(o, u, d1, d2, H, W, i0, i1, cc, e, c->alpha, c->beta);
+        } else {
+            const int64_t j0 = s * OSM_STRIP, j1 = j0 + OSM_STRIP < W ? j0 + OSM_STRIP : W;
+            osm_forward_block(o, u, d1, d2, H, W, i0, i1, j0, j1, cc, e, c->alpha, c->beta);
+        }
+    }
+}
+
 /* out = alpha·in + beta·(A in), or with Aᵀ when `adjoint`, over `nimg`
  * contiguous H×W images; out must not overlap in. */
 static void osm_kernel(float *restrict out, const float *restrict in, const osm_ctx *c, int64_t nimg, int adjoint)
 {
     const int64_t H = c->h_img, W = c->w_img;
-    const int64_t n1 = (H - 1) * W, n2 = H * (W - 1);
-    const float cc = 1.0f / (c->h * c->h), e = 0.5f / c->h;
-    const float alpha = c->alpha, beta = c->beta;
-    const float *d1 = c->d1 ? c->d1->data : NULL, *d2 = c->d2 ? c->d2->data : NULL;
-    const int shared = c->shared;
-#pragma omp parallel for schedule(static) if (nimg * H * W > 65536)
-    for (int64_t r = 0; r < nimg * H; r++) {
-        const int64_t n = r / H, i = r % H;
-        const float *u = in + r * W;
-        float *o = out + r * W;
-        /* faces below row i (d1 row i) and above it (d1 row i−1); faces right of column j in this row (d2 row i) */
-        const float *dn = i + 1 < H ? d1 + (shared ? 0 : n * n1) + i * W : NULL;
-        const float *up = i > 0 ? d1 + (shared ? 0 : n * n1) + (i - 1) * W : NULL;
-        const float *rt = W > 1 ? d2 + (shared ? 0 : n * n2) + i * (W - 1) : NULL;
-        for (int64_t j = 0; j < W; j++) {
-            const float ua = u[j];
-            float s = 0.0f;
-            if (!adjoint) {
-                if (dn) s += (cc - e * dn[j]) * u[j + W] - (cc + e * dn[j]) * ua;     /* pixel is a */
-                if (up) s -= (cc - e * up[j]) * ua - (cc + e * up[j]) * u[j - W];     /* pixel is b */
-                if (rt && j + 1 < W) s += (cc - e * rt[j]) * u[j + 1] - (cc + e * rt[j]) * ua;
-                if (rt && j > 0) s -= (cc - e * rt[j - 1]) * ua - (cc + e * rt[j - 1]) * u[j - 1];
-            } else {
-                if (dn) s += (cc + e * dn[j]) * (u[j + W] - ua);                      /* q·(y_b − y_a) */
-                if (up) s += (cc - e * up[j]) * (u[j - W] - ua);                      /* p·(y_a − y_b) */
-                if (rt && j + 1 < W) s += (cc + e * rt[j]) * (u[j + 1] - ua);
-                if (rt && j > 0) s += (cc - e * rt[j - 1]) * (u[j - 1] - ua);
-            }
-            o[j] = alpha == 0.0f ? beta * s : alpha * ua + beta * s;
-        }
-    }
+    const int par = nimg * H * W > OSM_PAR_MIN;
+    osm_job jb = {out, in, c, par ? OSM_ROWS : H, 0, adjoint || c->faces ? 1 : (W + OSM_STRIP - 1) / OSM_STRIP,
+                  adjoint};
+    jb.nchunk = (H + jb.rows - 1) / jb.rows;
+    ss_par_ranges(nimg * jb.nchunk * jb.nstrip, par, osm_blocks, &jb);
 }
 
 /* Runs the kernel on (…,H,W) tensors, through a copy when out shares memory with in. */
@@ -412,6 +692,7 @@ static void osm_destroy(void *ctx)
     if (!c) return;
     ss_tensor_free(c->own1);
     ss_tensor_free(c->own2);
+    ss_free(c->faces);
     free(c);
 }
 
@@ -436,6 +717,10 @@ static ss_linop *osm_linop(const char *fn, const ss_tensor *d1, const ss_tensor 
     c->d1 = c->own1, c->d2 = c->own2;
     c->h = h, c->alpha = alpha, c->beta = beta;
     c->shared = 0; /* decided per call from the input */
+    if (alpha != 0.0f && osm_faces_build(c) < 0) { /* I − τA: applied many times in solves */
+        osm_destroy(c);
+        return NULL;
+    }
     ss_linop *op = ss_linop_new(osm_apply_cb, osm_adjoint_cb, c, c->h_img, c->w_img, c->h_img, c->w_img, name);
     if (!op) {
         osm_destroy(c);
@@ -487,9 +772,14 @@ int ss_osmosis_implicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_ten
     c.shared = 0; /* osm_cb decides per call */
     char name[64];
     snprintf(name, sizeof name, "osmosis_step(tau=%g,h=%g)", (double)tau, (double)h);
-    /* The context borrows the caller's drift for the length of this call. */
+    /* The context borrows the caller's drift for the length of this call; the
+     * face coefficients of I − τA are computed once for the solve's many applications. */
+    SS_TRY(osm_faces_build(&c));
     ss_linop *op = ss_linop_new(osm_apply_cb, osm_adjoint_cb, &c, H, W, H, W, name);
-    if (!op) return ss_last_status();
+    if (!op) {
+        ss_free(c.faces);
+        return ss_last_status();
+    }
     /* b = u; the solver starts from u_next = u, so an in-place step needs a copy of b. */
     ss_tensor *copy = NULL;
     const ss_tensor *rhs = u;
@@ -512,5 +802,6 @@ int ss_osmosis_implicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_ten
     }
     ss_tensor_free(copy);
     ss_linop_free(op);
+    ss_free(c.faces);
     return rc;
 }

@@ -1,39 +1,27 @@
 /* reduce.c — reductions accumulated in double, deterministic for any thread count.
  *
  * Long sums are cut into fixed blocks of REDUCE_BLOCK elements; each block is
- * summed in double by one thread and the block sums are added in order, so the
- * result does not depend on how many threads ran. */
+ * summed in double by one thread (in the fixed lanes of SS_LANE_SUM) and the
+ * block sums are added in order, so the result does not depend on how many
+ * threads ran. Fewer than 8 blocks are summed in the calling thread. */
 #include "core/internal.h"
+#include "ops/par.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #define REDUCE_BLOCK 8192
 
-/* Sums of a per-element term over x[0..n) in 8 fixed lanes: independent
- * accumulators let the compiler vectorise without reassociating (no fast-math),
- * and the fixed lane order keeps results identical run to run. */
-#define LANES 8
-#define LANE_SUM(term)                                          \
-    do {                                                        \
-        double lane[LANES] = {0};                               \
-        const int64_t whole = n - n % LANES;                    \
-        int64_t i = 0;                                          \
-        for (; i < whole; i += LANES)                           \
-            for (int l = 0; l < LANES; l++) {                   \
-                int64_t k = i + l;                              \
-                lane[l] += (term);                              \
-            }                                                   \
-        double acc = 0;                                         \
-        for (int l = 0; l < LANES; l++) acc += lane[l];         \
-        for (int64_t k = i; k < n; k++) acc += (term);          \
-        return acc;                                             \
-    } while (0)
-
 /* Per-block statistic for op over x[0..n): sum, sum of squares about `shift`,
- * dot with y (op -1), or NaN-propagating min/max. */
+ * dot with y (op -1), or NaN-propagating min/max. Sums run in the fixed lanes
+ * of SS_LANE_SUM (par.h), so results are identical run to run. */
+#define T_VAR(k, a, l) a[0][l] += ((double)x[k] - shift) * ((double)x[k] - shift)
+#define T_SUMSQ(k, a, l) a[0][l] += (double)x[k] * x[k]
+#define T_DOT(k, a, l) a[0][l] += (double)x[k] * y[k]
+#define T_SUM(k, a, l) a[0][l] += (double)x[k]
 static double block_stat(int op, const float *x, const float *y, int64_t n, double shift)
 {
+    double acc[1];
     switch (op) {
     case SS_RED_MIN: {
         double m = INFINITY;
@@ -52,12 +40,13 @@ static double block_stat(int op, const float *x, const float *y, int64_t n, doub
         return m;
     }
     case SS_RED_VAR:
-    case SS_RED_VAR_UNBIASED: LANE_SUM(((double)x[k] - shift) * ((double)x[k] - shift));
+    case SS_RED_VAR_UNBIASED: SS_LANE_SUM(1, 0, n, acc, T_VAR); break;
     case SS_RED_NORM:
-    case SS_RED_SUMSQ: LANE_SUM((double)x[k] * x[k]);
-    case -1: LANE_SUM((double)x[k] * y[k]);
-    default: LANE_SUM((double)x[k]);
+    case SS_RED_SUMSQ: SS_LANE_SUM(1, 0, n, acc, T_SUMSQ); break;
+    case -1: SS_LANE_SUM(1, 0, n, acc, T_DOT); break;
+    default: SS_LANE_SUM(1, 0, n, acc, T_SUM); break;
     }
+    return acc[0];
 }
 
 static double combine(int op, double a, double b)
@@ -67,7 +56,25 @@ static double combine(int op, double a, double b)
     return a + b;
 }
 
-/* The raw statistic over n elements, blocked and deterministic. */
+typedef struct block_job {
+    int op;
+    const float *x, *y;
+    int64_t n, nb;
+    double shift, *part;
+} block_job;
+
+static void block_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const block_job *jb = ctx;
+    for (int64_t b = lo; b < hi; b++) {
+        int64_t len = b == jb->nb - 1 ? jb->n - b * REDUCE_BLOCK : REDUCE_BLOCK;
+        jb->part[b] = block_stat(jb->op, jb->x + b * REDUCE_BLOCK, jb->y ? jb->y + b * REDUCE_BLOCK : NULL, len,
+                                 jb->shift);
+    }
+}
+
+/* The raw statistic over n elements, blocked and deterministic; the blocks run
+ * in parallel from 8 of them on. */
 static double blocked(int op, const float *x, const float *y, int64_t n, double shift)
 {
     int64_t nb = (n + REDUCE_BLOCK - 1) / REDUCE_BLOCK;
@@ -81,11 +88,8 @@ static double blocked(int op, const float *x, const float *y, int64_t n, double 
         }
         return acc;
     }
-#pragma omp parallel for schedule(static) if (nb >= 8)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t len = b == nb - 1 ? n - b * REDUCE_BLOCK : REDUCE_BLOCK;
-        part[b] = block_stat(op, x + b * REDUCE_BLOCK, y ? y + b * REDUCE_BLOCK : NULL, len, shift);
-    }
+    block_job jb = {op, x, y, n, nb, shift, part};
+    ss_par_ranges(nb, nb >= 8, block_range, &jb);
     double acc = part[0];
     for (int64_t b = 1; b < nb; b++) acc = combine(op, acc, part[b]);
     if (part != stack) free(part);

@@ -2,17 +2,22 @@
  * an ss_linop, as the osmosis reference code runs it: restart with r̂₀ ← r,
  * p ← r when <r̂₀, r> nearly vanishes, stop on ‖r‖₂ <= max(tol·‖b‖₂, abs_tol).
  *
- * Vectors are whole float32 tensors; inner products and norms come from
- * ss_dot in double, updates from ss_axpby (both OpenMP-parallel). The solve
- * allocates its five work tensors once. The updated residual drifts from the
- * true one in float32, so when it passes the stopping rule the true residual
- * b − A x is computed (one extra operator application) and decides; if it
- * fails, the iteration restarts from it, and gives up with SS_ERR_NOTCONV when
- * that repeats without progress (a tolerance float32 cannot reach). */
+ * Vectors are whole float32 tensors. Each iteration makes five fused passes
+ * over them (see "fused vector passes"): every update computes the inner
+ * products that follow it in the same pass, in double, in fixed blocks and
+ * lanes, so results do not depend on the thread count. The solve allocates its
+ * five work tensors once. The updated residual drifts from the true one in
+ * float32, so when it passes the stopping rule the true residual b − A x is
+ * computed (one extra operator application) and decides; if it fails, the
+ * iteration restarts from it, and gives up with SS_ERR_NOTCONV when that
+ * repeats without progress (a tolerance float32 cannot reach). */
 #include "core/internal.h"
+#include "ops/par.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Near-breakdown threshold: |<r̂₀, r>| < BREAKDOWN·‖r̂₀‖‖r‖ restarts. */
 #define BREAKDOWN 1e-12
@@ -41,6 +46,7 @@ static int solve_check(const char *fn, const ss_tensor *x, const ss_linop *A, co
     const ss_tensor *ts[2] = {x, b};
     int dev = ss_common_device(fn, 2, ts);
     if (dev < 0) return dev;
+    if (dev != SS_CPU) return ss_cuda_missing(fn);
     if (A->in_h != A->out_h || A->in_w != A->out_w)
         return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' maps (...,%lld,%lld) to (...,%lld,%lld); a solve needs a "
                        "square operator (input size = output size)", fn, A->name, (long long)A->in_h,
@@ -62,47 +68,166 @@ static int solve_check(const char *fn, const ss_tensor *x, const ss_linop *A, co
     if (o->maxiter < 0) return SS_FAIL(SS_ERR_ARG, "%s: maxiter must be >= 0, got %d", fn, (int)o->maxiter);
     char what[64];
     snprintf(what, sizeof what, "%s: right-hand side b", fn);
-    SS_TRY(ss_tensor_check_finite(b, what));
+    if (!ss_all_finite(b->data, ss_tensor_numel(b))) SS_TRY(ss_tensor_check_finite(b, what));
     if (o->warm_start) {
         snprintf(what, sizeof what, "%s: initial guess x", fn);
-        SS_TRY(ss_tensor_check_finite(x, what));
+        if (!ss_all_finite(x->data, ss_tensor_numel(x))) SS_TRY(ss_tensor_check_finite(x, what));
     }
     return SS_OK;
 }
 
-static int norm2(double *n, const ss_tensor *t)
+/* ------------------------------------------------------------ fused vector passes */
+
+/* Each iteration makes five passes over the vectors, each fusing its updates
+ * with the inner products that follow them. Sums run in double over fixed
+ * blocks of BLOCK elements (SS_LANE_SUM lanes inside a block, block sums added
+ * in order), so they do not depend on the thread count; the blocks run in
+ * parallel only above SS_PAR_MIN elements. */
+#define BLOCK 8192
+
+enum {
+    K_NORM, /* ⟨b, b⟩ */
+    K_RES,  /* r = b − v (v = A x); ⟨r, r⟩ */
+    K_DOT,  /* ⟨r̂, r⟩ */
+    K_P,    /* p = r + β (p − ω v) */
+    K_VV,   /* ⟨r̂, v⟩, ⟨v, v⟩ */
+    K_S,    /* s = r − α v, kept in r; ⟨s, s⟩ */
+    K_TS,   /* ⟨t, s⟩, ⟨t, t⟩ (s in r) */
+    K_XR,   /* x = x + α p + ω s, r = s − ω t; ⟨r, r⟩, ⟨r̂, r⟩ */
+    K_XR0,  /* the same for ω = 0: x = x + α p, r = s − 0 t */
+    K_X,    /* x = x + α p */
+};
+
+typedef struct vpass {
+    int kind;
+    int64_t n;
+    float *x, *r, *p;
+    const float *b, *rhat, *v, *t;
+    float alpha, omega, beta;
+    double *part; /* two sums per block */
+} vpass;
+
+#define T_NORM(k, a, l) a[0][l] += (double)b[k] * b[k]
+#define T_RES(k, a, l)                      \
+    do {                                    \
+        const float rv_ = b[k] - v[k];      \
+        r[k] = rv_;                         \
+        a[0][l] += (double)rv_ * rv_;       \
+    } while (0)
+#define T_DOT(k, a, l) a[0][l] += (double)rhat[k] * r[k]
+#define T_VV(k, a, l)                       \
+    do {                                    \
+        const double vd_ = v[k];            \
+        a[0][l] += rhat[k] * vd_;           \
+        a[1][l] += vd_ * vd_;               \
+    } while (0)
+#define T_S(k, a, l)                        \
+    do {                                    \
+        const float sv_ = r[k] - al * v[k]; \
+        r[k] = sv_;                         \
+        a[0][l] += (double)sv_ * sv_;       \
+    } while (0)
+#define T_TS(k, a, l)                       \
+    do {                                    \
+        const double td_ = t[k];            \
+        a[0][l] += td_ * r[k];              \
+        a[1][l] += td_ * td_;               \
+    } while (0)
+#define T_XR(k, a, l)                               \
+    do {                                            \
+        const float sv_ = r[k];                     \
+        x[k] = (x[k] + al * p[k]) + om * sv_;       \
+        const float rv_ = sv_ - om * t[k];          \
+        r[k] = rv_;                                 \
+        a[0][l] += (double)rv_ * rv_;               \
+        a[1][l] += rhat[k] * (double)rv_;           \
+    } while (0)
+#define T_XR0(k, a, l)                              \
+    do {                                            \
+        const float sv_ = r[k];                     \
+        x[k] = x[k] + al * p[k];                    \
+        const float rv_ = sv_ - om * t[k];          \
+        r[k] = rv_;                                 \
+        a[0][l] += (double)rv_ * rv_;               \
+        a[1][l] += rhat[k] * (double)rv_;           \
+    } while (0)
+
+/* Elements [i0, i1) of one pass; the vectors are distinct (restrict). */
+static void pass_block(int kind, float *restrict x, float *restrict r, float *restrict p, const float *restrict b,
+                       const float *restrict rhat, const float *restrict v, const float *restrict t, float al,
+                       float om, float be, int64_t i0, int64_t i1, double *restrict out)
 {
-    double d;
-    SS_TRY(ss_dot(&d, t, t));
-    *n = sqrt(d);
-    return SS_OK;
+    out[0] = out[1] = 0.0;
+    switch (kind) {
+    case K_NORM: SS_LANE_SUM(1, i0, i1, out, T_NORM); break;
+    case K_RES: SS_LANE_SUM(1, i0, i1, out, T_RES); break;
+    case K_DOT: SS_LANE_SUM(1, i0, i1, out, T_DOT); break;
+    case K_P:
+        for (int64_t k = i0; k < i1; k++) p[k] = r[k] + be * (p[k] - om * v[k]);
+        break;
+    case K_VV: SS_LANE_SUM(2, i0, i1, out, T_VV); break;
+    case K_S: SS_LANE_SUM(1, i0, i1, out, T_S); break;
+    case K_TS: SS_LANE_SUM(2, i0, i1, out, T_TS); break;
+    case K_XR: SS_LANE_SUM(2, i0, i1, out, T_XR); break;
+    case K_XR0: SS_LANE_SUM(2, i0, i1, out, T_XR0); break;
+    default:
+        for (int64_t k = i0; k < i1; k++) x[k] = x[k] + al * p[k];
+        break;
+    }
 }
 
-/* res = b − A x (tmp: A x) and its norm. */
-static int true_residual(double *nrm, ss_tensor *res, ss_tensor *tmp, const ss_linop *A, const ss_tensor *x,
-                         const ss_tensor *b)
+static void vpass_blocks(void *ctx, int64_t lo, int64_t hi)
 {
-    SS_TRY(ss_linop_apply(A, tmp, x));
-    SS_TRY(ss_axpby(res, 1.0f, b, -1.0f, tmp));
-    return norm2(nrm, res);
+    const vpass *q = ctx;
+    for (int64_t blk = lo; blk < hi; blk++) {
+        const int64_t i0 = blk * BLOCK, i1 = i0 + BLOCK < q->n ? i0 + BLOCK : q->n;
+        pass_block(q->kind, q->x, q->r, q->p, q->b, q->rhat, q->v, q->t, q->alpha, q->omega, q->beta, i0, i1,
+                   q->part + 2 * blk);
+    }
 }
 
 typedef struct work {
     ss_tensor *r, *rhat, *p, *v, *t;
+    double *part; /* 2 per block of the vectors */
 } work;
+
+/* One pass of `kind`; its sums (two at most) in sums[]. */
+static void vpass_run(const work *w, int kind, ss_tensor *x, const ss_tensor *b, float alpha, float omega, float beta,
+                      double sums[2])
+{
+    const int64_t n = ss_tensor_numel(w->r), nb = (n + BLOCK - 1) / BLOCK;
+    vpass q = {kind, n, x ? x->data : NULL, w->r->data, w->p->data, b ? b->data : NULL, w->rhat->data,
+               w->v->data, w->t->data, alpha, omega, beta, w->part};
+    ss_par_ranges(nb, n > SS_PAR_MIN, vpass_blocks, &q);
+    double s0 = 0, s1 = 0;
+    for (int64_t blk = 0; blk < nb; blk++) s0 += w->part[2 * blk], s1 += w->part[2 * blk + 1];
+    if (sums) sums[0] = s0, sums[1] = s1;
+}
+
+/* r = b − A x (v: A x) and its norm. */
+static int true_residual(double *nrm, const work *w, const ss_linop *A, ss_tensor *x, const ss_tensor *b)
+{
+    SS_TRY(ss_linop_apply(A, w->v, x));
+    double s[2];
+    vpass_run(w, K_RES, x, b, 0, 0, 0, s);
+    *nrm = sqrt(s[0]);
+    return SS_OK;
+}
 
 static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *o, ss_solve_info *inf,
                         work *w)
 {
     ss_tensor *r = w->r, *rhat = w->rhat, *p = w->p, *v = w->v, *t = w->t;
-    double bnorm, rnorm;
-    SS_TRY(norm2(&bnorm, b));
+    const size_t bytes = (size_t)ss_tensor_numel(b) * sizeof(float);
+    double bnorm, rnorm, sums[2];
+    vpass_run(w, K_NORM, x, b, 0, 0, 0, sums);
+    bnorm = sqrt(sums[0]);
     const double thr = fmax(o->tol * bnorm, o->abs_tol);
     if (o->warm_start) {
-        SS_TRY(true_residual(&rnorm, r, v, A, x, b));
+        SS_TRY(true_residual(&rnorm, w, A, x, b));
     } else {
         SS_TRY(ss_tensor_fill(x, 0.0f));
-        SS_TRY(ss_tensor_copy(r, b));
+        memcpy(r->data, b->data, bytes);
         rnorm = bnorm;
     }
     if (!isfinite(rnorm))
@@ -111,6 +236,8 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
     inf->initial_residual = inf->residual = rnorm;
 
     double rho_old = 1, alpha = 1, omega = 1, rhat_norm = 0;
+    double rho_next = 0; /* <r̂₀, r> from the pass that made r, when rho_ok */
+    int rho_ok = 0;
     int fresh = 1;        /* p <- r next (start or restart): r̂₀ is set from r then */
     int r_is_true = 1;    /* r is the true residual b − A x, not an updated one */
     double best_false = INFINITY;
@@ -121,7 +248,8 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
                 inf->converged = 1;
                 break;
             }
-            SS_TRY(true_residual(&rnorm, r, v, A, x, b)); /* the updated residual may have drifted */
+            SS_TRY(true_residual(&rnorm, w, A, x, b)); /* the updated residual may have drifted */
+            rho_ok = 0;
             r_is_true = 1;
             if (!isfinite(rnorm))
                 return SS_FAIL(SS_ERR_NUMERIC, "%s: the residual b - A x became NaN/Inf at iteration %d "
@@ -141,13 +269,14 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
         if (inf->iterations >= o->maxiter) break;
         double rho;
         if (fresh) {
-            SS_TRY(ss_tensor_copy(rhat, r));
+            memcpy(rhat->data, r->data, bytes);
             rhat_norm = rnorm;
             rho = rnorm * rnorm;
         } else {
-            SS_TRY(ss_dot(&rho, rhat, r));
+            if (rho_ok) rho = rho_next;
+            else vpass_run(w, K_DOT, x, b, 0, 0, 0, sums), rho = sums[0];
             if (fabs(rho) < BREAKDOWN * rhat_norm * rnorm) { /* near breakdown: restart from r */
-                SS_TRY(ss_tensor_copy(rhat, r));
+                memcpy(rhat->data, r->data, bytes);
                 rhat_norm = rnorm;
                 rho = rnorm * rnorm;
                 fresh = 1;
@@ -155,16 +284,15 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
             }
         }
         if (fresh) {
-            SS_TRY(ss_tensor_copy(p, r));
+            memcpy(p->data, r->data, bytes);
         } else { /* p = r + β (p − ω v) */
             double beta = (rho / rho_old) * (alpha / omega);
-            SS_TRY(ss_axpby(p, 1.0f, p, (float)-omega, v));
-            SS_TRY(ss_axpby(p, 1.0f, r, (float)beta, p));
+            vpass_run(w, K_P, x, b, 0, (float)omega, (float)beta, NULL);
         }
         SS_TRY(ss_linop_apply(A, v, p));
         double rv, vnorm;
-        SS_TRY(ss_dot(&rv, rhat, v));
-        SS_TRY(norm2(&vnorm, v));
+        vpass_run(w, K_VV, x, b, 0, 0, 0, sums);
+        rv = sums[0], vnorm = sqrt(sums[1]);
         if (!isfinite(rv) || !isfinite(vnorm) || !isfinite(rho))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: NaN/Inf at iteration %d (operator '%s' gave a non-finite value, "
                            "or the iteration overflowed)", FN, (int)inf->iterations, A->name);
@@ -180,25 +308,24 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
         }
         fresh = 0;
         alpha = rho / rv;
-        SS_TRY(ss_axpby(r, 1.0f, r, (float)-alpha, v)); /* s = r − α v, kept in r */
-        double snorm;
-        SS_TRY(norm2(&snorm, r));
+        vpass_run(w, K_S, x, b, (float)alpha, 0, 0, sums); /* s = r − α v, kept in r */
+        rho_ok = 0;
+        const double snorm = sqrt(sums[0]);
         inf->iterations++;
         r_is_true = 0;
         if (snorm <= thr) { /* converged at the half step */
-            SS_TRY(ss_axpby(x, 1.0f, x, (float)alpha, p));
+            vpass_run(w, K_X, x, b, (float)alpha, 0, 0, NULL);
             rnorm = snorm;
             continue;
         }
         SS_TRY(ss_linop_apply(A, t, r));
-        double ts, tt;
-        SS_TRY(ss_dot(&ts, t, r));
-        SS_TRY(ss_dot(&tt, t, t));
+        vpass_run(w, K_TS, x, b, 0, 0, 0, sums);
+        const double ts = sums[0], tt = sums[1];
         omega = tt > 0 ? ts / tt : 0.0;
-        SS_TRY(ss_axpby(x, 1.0f, x, (float)alpha, p));
-        if (omega != 0) SS_TRY(ss_axpby(x, 1.0f, x, (float)omega, r));
-        SS_TRY(ss_axpby(r, 1.0f, r, (float)-omega, t)); /* r = s − ω t */
-        SS_TRY(norm2(&rnorm, r));
+        /* x = x + α p + ω s, r = s − ω t, with ‖r‖ and the next <r̂₀, r> */
+        vpass_run(w, omega != 0 ? K_XR : K_XR0, x, b, (float)alpha, (float)omega, 0, sums);
+        rnorm = sqrt(sums[0]);
+        rho_next = sums[1], rho_ok = 1;
         if (!isfinite(rnorm) || !isfinite(omega))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: NaN/Inf at iteration %d (operator '%s' gave a non-finite value, "
                            "or the iteration overflowed)", FN, (int)inf->iterations, A->name);
@@ -208,7 +335,7 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
             inf->restarts++;
         }
     }
-    if (!r_is_true) SS_TRY(true_residual(&rnorm, r, v, A, x, b));
+    if (!r_is_true) SS_TRY(true_residual(&rnorm, w, A, x, b));
     inf->residual = rnorm;
     if (inf->converged) return SS_OK;
     if (stalls >= STALLS)
@@ -235,7 +362,14 @@ int ss_bicgstab_solve(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const
         *ws[i] = ss_tensor_empty(b->ndim, b->shape, b->device);
         if (!*ws[i]) rc = ss_last_status();
     }
+    const int64_t nb = (ss_tensor_numel(b) + BLOCK - 1) / BLOCK;
+    double stack[2 * 16];
+    if (rc == SS_OK) {
+        w.part = nb <= 16 ? stack : malloc(sizeof(double) * 2 * (size_t)nb);
+        if (!w.part) rc = SS_FAIL(SS_ERR_NOMEM, "%s: out of memory for %lld block sums", FN, (long long)nb);
+    }
     if (rc == SS_OK) rc = bicgstab_run(x, A, b, &o, &inf, &w);
+    if (w.part != stack) free(w.part);
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) ss_tensor_free(*ws[i]);
     if (info) *info = inf;
     return rc;
