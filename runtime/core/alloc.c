@@ -62,6 +62,13 @@ int ss_check_same_shape(const char *op, const ss_tensor *a, const ss_tensor *b)
                    ss_shape_str(sa, sizeof sa, a), ss_shape_str(sb, sizeof sb, b));
 }
 
+int ss_tensors_overlap(const ss_tensor *a, const ss_tensor *b)
+{
+    const float *a0 = a->data, *a1 = a->data + ss_tensor_numel(a);
+    const float *b0 = b->data, *b1 = b->data + ss_tensor_numel(b);
+    return a0 < b1 && b0 < a1;
+}
+
 int ss_cuda_missing(const char *op)
 {
 #ifdef SS_WITH_CUDA

@@ -30,6 +30,8 @@ int ss_check_tensor(const ss_tensor *t, const char *op, const char *arg);
 int ss_common_device(const char *op, int n, const ss_tensor *const *ts);
 /* SS_ERR_ARG naming op and both shapes unless a and b have equal shapes. */
 int ss_check_same_shape(const char *op, const ss_tensor *a, const ss_tensor *b);
+/* 1 when the float ranges of a and b share memory. */
+int ss_tensors_overlap(const ss_tensor *a, const ss_tensor *b);
 /* The error for an op that has no CUDA kernel (yet) or a build without CUDA. */
 int ss_cuda_missing(const char *op);
 

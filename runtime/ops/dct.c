@@ -119,13 +119,6 @@ int ss_dct2_raw(float *data, int64_t batch, int64_t h, int64_t w, int kind, cons
 
 /* ------------------------------------------------------------ shared checks */
 
-int ss_tensors_overlap(const ss_tensor *a, const ss_tensor *b)
-{
-    const float *a0 = a->data, *a1 = a->data + ss_tensor_numel(a);
-    const float *b0 = b->data, *b1 = b->data + ss_tensor_numel(b);
-    return a0 < b1 && b0 < a1;
-}
-
 int ss_image_op_check(const char *op, const ss_tensor *out, const ss_tensor *in, int64_t out_h,
                       int64_t out_w, int64_t *batch, int64_t *h, int64_t *w)
 {

@@ -24,7 +24,4 @@ int ss_heat_band(float *out, const float *in, int64_t b, int64_t h, int64_t w, d
 int ss_image_op_check(const char *op, const ss_tensor *out, const ss_tensor *in, int64_t out_h,
                       int64_t out_w, int64_t *batch, int64_t *h, int64_t *w);
 
-/* 1 when the float ranges of a and b share memory. */
-int ss_tensors_overlap(const ss_tensor *a, const ss_tensor *b);
-
 #endif

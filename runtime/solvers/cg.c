@@ -8,6 +8,7 @@
  * the true residual b − A x decides; if it fails, CG restarts from it (and
  * gives up with SS_ERR_NOTCONV when that repeats without progress). */
 #include "core/internal.h"
+#include "solvers/solve.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,47 +16,6 @@
 static const char *const FN = "ss_cg_solve";
 /* Restarts from a true residual that did not halve before giving up (as in bicgstab.c). */
 #define STALLS 5
-
-static int overlap(const ss_tensor *a, const ss_tensor *b)
-{
-    const float *a0 = a->data, *a1 = a0 + ss_tensor_numel(a);
-    const float *b0 = b->data, *b1 = b0 + ss_tensor_numel(b);
-    return a0 < b1 && b0 < a1;
-}
-
-/* The argument checks of ss_bicgstab_solve (kept in step with bicgstab.c). */
-static int solve_check(const ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *opts,
-                       ss_solve_opts *o)
-{
-    SS_TRY(ss_check_tensor(x, FN, "x"));
-    SS_TRY(ss_check_tensor(b, FN, "b"));
-    if (!A) return SS_FAIL(SS_ERR_ARG, "%s: operator A is NULL", FN);
-    const ss_tensor *ts[2] = {x, b};
-    int dev = ss_common_device(FN, 2, ts);
-    if (dev < 0) return dev;
-    if (A->in_h != A->out_h || A->in_w != A->out_w)
-        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' maps (...,%lld,%lld) to (...,%lld,%lld); a solve needs a "
-                       "square operator (input size = output size)", FN, A->name, (long long)A->in_h,
-                       (long long)A->in_w, (long long)A->out_h, (long long)A->out_w);
-    char sb[96], sx[96];
-    ss_shape_str(sb, sizeof sb, b);
-    ss_shape_str(sx, sizeof sx, x);
-    int nd = b->ndim;
-    if (nd < 2 || b->shape[nd - 2] != A->in_h || b->shape[nd - 1] != A->in_w)
-        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld) but b is %s", FN, A->name,
-                       (long long)A->in_h, (long long)A->in_w, sb);
-    if (!ss_tensor_same_shape(x, b))
-        return SS_FAIL(SS_ERR_ARG, "%s: x %s and b %s must have the same shape", FN, sx, sb);
-    if (overlap(x, b)) return SS_FAIL(SS_ERR_ARG, "%s: x and b share memory; pass separate tensors", FN);
-    if (opts) *o = *opts;
-    if (!(o->tol >= 0 && isfinite(o->tol)) || !(o->abs_tol >= 0 && isfinite(o->abs_tol)))
-        return SS_FAIL(SS_ERR_ARG, "%s: tolerances must be finite and >= 0, got tol = %g, abs_tol = %g", FN,
-                       o->tol, o->abs_tol);
-    if (o->maxiter < 0) return SS_FAIL(SS_ERR_ARG, "%s: maxiter must be >= 0, got %d", FN, (int)o->maxiter);
-    SS_TRY(ss_tensor_check_finite(b, "ss_cg_solve: right-hand side b"));
-    if (o->warm_start) SS_TRY(ss_tensor_check_finite(x, "ss_cg_solve: initial guess x"));
-    return SS_OK;
-}
 
 /* r = b − A x (q: scratch), *rr = <r, r>. */
 static int true_residual(double *rr, ss_tensor *r, ss_tensor *q, const ss_linop *A, const ss_tensor *x,
@@ -150,7 +110,7 @@ int ss_cg_solve(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_so
     ss_solve_info inf = {0};
     if (info) *info = inf;
     ss_solve_opts o = {1e-6, 0.0, 1000, 0}; /* the defaults for opts = NULL */
-    SS_TRY(solve_check(x, A, b, opts, &o));
+    SS_TRY(ss_solve_check(FN, x, A, b, opts, &o));
     ss_tensor *r = ss_tensor_empty(b->ndim, b->shape, b->device);
     ss_tensor *p = r ? ss_tensor_empty(b->ndim, b->shape, b->device) : NULL;
     ss_tensor *q = p ? ss_tensor_empty(b->ndim, b->shape, b->device) : NULL;

@@ -17,9 +17,10 @@ Names are "<case>.<role>": roles x (input), y (expected output), t / sigma (a
 scalar as shape (1,)), g (an upstream gradient) and vjp (x.grad for that g).
 """
 import os
-import struct
 
 import numpy as np
+
+import ssfx
 import scipy.fft
 import torch
 import torch.nn.functional as F
@@ -34,20 +35,7 @@ def normal(*shape):
 
 
 def write(name, arrays):
-    """arrays: list of (name, ndarray)."""
-    path = os.path.join(OUT, name)
-    with open(path, "wb") as f:
-        f.write(b"SSFX")
-        f.write(struct.pack("<I", len(arrays)))
-        for key, a in arrays:
-            a = np.ascontiguousarray(a, dtype="<f4")
-            kb = key.encode("ascii")
-            f.write(struct.pack("<I", len(kb)))
-            f.write(kb)
-            f.write(struct.pack("<I", a.ndim))
-            f.write(struct.pack("<%dq" % a.ndim, *a.shape))
-            f.write(a.tobytes())
-    print("%-28s %3d arrays %8d bytes" % (name, len(arrays), os.path.getsize(path)))
+    ssfx.write(OUT, name, arrays)
 
 
 def dct_cases():

@@ -35,9 +35,10 @@ Cases (file: case.roles):
 Shapes of b, x: (2, h, w) (two right-hand sides, one per image); v and results: (1, 16, 16).
 """
 import os
-import struct
 
 import numpy as np
+
+import ssfx
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "solvers")
 rng = np.random.default_rng(20240612)
@@ -48,20 +49,7 @@ def f32(a):
 
 
 def write(name, arrays):
-    """arrays: list of (name, ndarray)."""
-    path = os.path.join(OUT, name)
-    with open(path, "wb") as f:
-        f.write(b"SSFX")
-        f.write(struct.pack("<I", len(arrays)))
-        for key, a in arrays:
-            a = np.ascontiguousarray(a, dtype="<f4")
-            kb = key.encode("ascii")
-            f.write(struct.pack("<I", len(kb)))
-            f.write(kb)
-            f.write(struct.pack("<I", a.ndim))
-            f.write(struct.pack("<%dq" % a.ndim, *a.shape))
-            f.write(a.tobytes())
-    print("%-16s %3d arrays %8d bytes" % (name, len(arrays), os.path.getsize(path)))
+    ssfx.write(OUT, name, arrays)
 
 
 def orthogonal(m):
