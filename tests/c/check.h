@@ -7,6 +7,8 @@
 #include "scalespace.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int test_failures, test_checks;
 
@@ -35,6 +37,39 @@ static int test_failures, test_checks;
         CHECK(rc_ >= 0 || strstr(ss_last_error(), (needle)) != NULL,       \
               "%s: message \"%s\" lacks \"%s\"", #call, ss_last_error(), (needle)); \
     } while (0)
+
+/* Expects a failure whose message names both needles (e.g. two shapes). */
+#define CHECK_FAILS2(call, n1, n2)                                                           \
+    do {                                                                                     \
+        CHECK_FAILS(call, n1);                                                               \
+        CHECK(strstr(ss_last_error(), (n2)) != NULL, "%s: message \"%s\" lacks \"%s\"", #call, \
+              ss_last_error(), (n2));                                                        \
+    } while (0)
+
+/* t, or the end of the test (exit 2) when making it failed: nothing to check without it. */
+static inline ss_tensor *need(ss_tensor *t, const char *what)
+{
+    if (!t) {
+        fprintf(stderr, "cannot make %s: %s\n", what, ss_last_error());
+        exit(2);
+    }
+    return t;
+}
+
+/* The test's seed: SS_TEST_SEED or `fallback`, printed with the thread count; seeds
+ * *rng with it unless rng is NULL. Returns 0, or 2 (the exit status) on failure. */
+static inline int test_seed(const char *name, uint64_t *seed, ss_rng *rng)
+{
+    const char *env = getenv("SS_TEST_SEED");
+    if (env && *env) *seed = strtoull(env, NULL, 0);
+    printf("%s: seed %llu (SS_TEST_SEED=<n> to change), %d threads\n", name, (unsigned long long)*seed,
+           ss_get_num_threads());
+    if (rng && ss_rng_init(rng, *seed) != SS_OK) {
+        fprintf(stderr, "ss_rng_init: %s\n", ss_last_error());
+        return 2;
+    }
+    return 0;
+}
 
 /* Max |a-b| over n values; prints it with the label and checks it against tol. */
 static inline double test_close(const char *label, const float *a, const float *b, long n, double tol)

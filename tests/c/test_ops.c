@@ -21,23 +21,6 @@ static ss_rng rng;
 #define DOT_TOL 1e-6
 #define REF_TOL 1e-5 /* relative to the data range of the expected values */
 
-/* Expects a failure whose message names both needles (e.g. two shapes). */
-#define CHECK_FAILS2(call, n1, n2)                                                           \
-    do {                                                                                     \
-        CHECK_FAILS(call, n1);                                                               \
-        CHECK(strstr(ss_last_error(), (n2)) != NULL, "%s: message \"%s\" lacks \"%s\"", #call, \
-              ss_last_error(), (n2));                                                        \
-    } while (0)
-
-static ss_tensor *need(ss_tensor *t, const char *what)
-{
-    if (!t) {
-        fprintf(stderr, "cannot make %s: %s\n", what, ss_last_error());
-        exit(2);
-    }
-    return t;
-}
-
 static ss_tensor *empty4(int64_t n, int64_t c, int64_t h, int64_t w)
 {
     int64_t s[4] = {n, c, h, w};
@@ -552,14 +535,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
-    const char *env = getenv("SS_TEST_SEED");
-    if (env && *env) seed = strtoull(env, NULL, 10);
-    printf("test_ops: seed %llu (SS_TEST_SEED=<n> to change), %d threads\n", (unsigned long long)seed,
-           ss_get_num_threads());
-    if (ss_rng_init(&rng, seed) != SS_OK) {
-        fprintf(stderr, "ss_rng_init: %s\n", ss_last_error());
-        return 2;
-    }
+    if (test_seed("test_ops", &seed, &rng)) return 2;
     test_fixtures();
     test_dct();
     test_heat();

@@ -23,22 +23,6 @@ static ss_rng rng;
 #define DOT_TOL 1e-6
 #define REF_TOL 1e-5 /* relative to the data range of the expected values */
 
-#define CHECK_FAILS2(call, n1, n2)                                                           \
-    do {                                                                                     \
-        CHECK_FAILS(call, n1);                                                               \
-        CHECK(strstr(ss_last_error(), (n2)) != NULL, "%s: message \"%s\" lacks \"%s\"", #call, \
-              ss_last_error(), (n2));                                                        \
-    } while (0)
-
-static ss_tensor *need(ss_tensor *t, const char *what)
-{
-    if (!t) {
-        fprintf(stderr, "cannot make %s: %s\n", what, ss_last_error());
-        exit(2);
-    }
-    return t;
-}
-
 static ss_tensor *empty_n(int nd, const int64_t *s) { return need(ss_tensor_empty(nd, s, SS_CPU), "a tensor"); }
 static ss_tensor *empty_like(const ss_tensor *t) { return empty_n(t->ndim, t->shape); }
 
@@ -613,14 +597,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
-    const char *env = getenv("SS_TEST_SEED");
-    if (env && *env) seed = strtoull(env, NULL, 10);
-    printf("test_osmosis: seed %llu (SS_TEST_SEED=<n> to change), %d threads\n", (unsigned long long)seed,
-           ss_get_num_threads());
-    if (ss_rng_init(&rng, seed) != SS_OK) {
-        fprintf(stderr, "ss_rng_init: %s\n", ss_last_error());
-        return 2;
-    }
+    if (test_seed("test_osmosis", &seed, &rng)) return 2;
     test_fixtures();
     test_operator();
     test_explicit();

@@ -448,9 +448,7 @@ static void test_errors(void)
 
 int main(void)
 {
-    const char *env = getenv("SS_TEST_SEED");
-    if (env && *env) seed = strtoull(env, NULL, 0);
-    printf("test_rng: seed = %llu (set SS_TEST_SEED to change)\n", (unsigned long long)seed);
+    test_seed("test_rng", &seed, NULL);
     test_known_answers();
     test_layout();
     test_normal_moments();

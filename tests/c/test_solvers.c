@@ -32,15 +32,6 @@ static ss_rng rng;
               "%s: message \"%s\" lacks \"%s\" or \"%s\"", #call, ss_last_error(), (n1), (n2)); \
     } while (0)
 
-static ss_tensor *need(ss_tensor *t, const char *what)
-{
-    if (!t) {
-        fprintf(stderr, "cannot make %s: %s\n", what, ss_last_error());
-        exit(2);
-    }
-    return t;
-}
-
 static ss_tensor *empty_like(const ss_tensor *t)
 {
     return need(ss_tensor_empty(t->ndim, t->shape, SS_CPU), "a tensor");
@@ -769,14 +760,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
-    const char *env = getenv("SS_TEST_SEED");
-    if (env && *env) seed = strtoull(env, NULL, 10);
-    printf("test_solvers: seed %llu (SS_TEST_SEED=<n> to change), %d threads\n", (unsigned long long)seed,
-           ss_get_num_threads());
-    if (ss_rng_init(&rng, seed) != SS_OK) {
-        fprintf(stderr, "ss_rng_init: %s\n", ss_last_error());
-        return 2;
-    }
+    if (test_seed("test_solvers", &seed, &rng)) return 2;
     test_bicgstab();
     test_cg();
     test_lanczos();
