@@ -12,6 +12,7 @@
  * converge; f(T_k) e₁ stays accurate for smooth f (Greenbaum's backward
  * stability), and reorth = 1 restores it at O(k²·numel) extra cost. */
 #include "core/internal.h"
+#include "solvers/solve.h"
 
 #include <lapacke.h>
 #include <math.h>
@@ -29,34 +30,10 @@ static const char *const FN = "ss_lanczos_apply";
  * operator's float32 output carries rounding of about 1e-7 of its size. */
 #define NEG_TOL 1e-6
 
-static int square_op(const char *fn, const ss_linop *A)
-{
-    if (!A) return SS_FAIL(SS_ERR_ARG, "%s: operator A is NULL", fn);
-    if (A->in_h != A->out_h || A->in_w != A->out_w)
-        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' maps (...,%lld,%lld) to (...,%lld,%lld); it needs a square "
-                       "(symmetric) operator", fn, A->name, (long long)A->in_h, (long long)A->in_w,
-                       (long long)A->out_h, (long long)A->out_w);
-    return SS_OK;
-}
-
 static int lanczos_check(const ss_tensor *out, const ss_linop *A, const ss_tensor *v, int fn, int32_t k,
                          double (*custom)(void *, double))
 {
-    SS_TRY(ss_check_tensor(out, FN, "out"));
-    SS_TRY(ss_check_tensor(v, FN, "v"));
-    SS_TRY(square_op(FN, A));
-    const ss_tensor *ts[2] = {out, v};
-    int dev = ss_common_device(FN, 2, ts);
-    if (dev < 0) return dev;
-    char sv[96], so[96];
-    ss_shape_str(sv, sizeof sv, v);
-    ss_shape_str(so, sizeof so, out);
-    int nd = v->ndim;
-    if (nd < 2 || v->shape[nd - 2] != A->in_h || v->shape[nd - 1] != A->in_w)
-        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld) but v is %s", FN, A->name,
-                       (long long)A->in_h, (long long)A->in_w, sv);
-    if (!ss_tensor_same_shape(out, v))
-        return SS_FAIL(SS_ERR_ARG, "%s: out %s and v %s must have the same shape", FN, so, sv);
+    SS_TRY(ss_operand_check(FN, A, out, "out", v, "v"));
     if (fn < SS_LANCZOS_SQRT || fn > SS_LANCZOS_CUSTOM)
         return SS_FAIL(SS_ERR_ARG, "%s: unknown function %d (0 sqrt, 1 invsqrt, 2 exp, 3 custom)", FN, fn);
     if (fn == SS_LANCZOS_CUSTOM && !custom)
@@ -191,7 +168,7 @@ int ss_power_iteration(double *lambda_max, const ss_linop *A, int32_t iterations
 {
     static const char *const PFN = "ss_power_iteration";
     if (!lambda_max) return SS_FAIL(SS_ERR_ARG, "%s: lambda_max is NULL", PFN);
-    SS_TRY(square_op(PFN, A));
+    SS_TRY(ss_square_op_check(PFN, A));
     if (iterations < 1) return SS_FAIL(SS_ERR_ARG, "%s: iterations must be >= 1, got %d", PFN, (int)iterations);
     int64_t shape[4] = {1, 1, A->in_h, A->in_w};
     ss_tensor *x = ss_tensor_empty(4, shape, SS_CPU), *y = x ? ss_tensor_empty(4, shape, SS_CPU) : NULL;

@@ -7,29 +7,42 @@
 #include <stdio.h>
 
 /* Arguments of a linear solve; *o (holding the defaults) gets *opts unless opts is NULL. */
-int ss_solve_check(const char *fn, const ss_tensor *x, const ss_linop *A, const ss_tensor *b,
-                   const ss_solve_opts *opts, ss_solve_opts *o)
+int ss_square_op_check(const char *fn, const ss_linop *A)
 {
-    SS_TRY(ss_check_tensor(x, fn, "x"));
-    SS_TRY(ss_check_tensor(b, fn, "b"));
     if (!A) return SS_FAIL(SS_ERR_ARG, "%s: operator A is NULL", fn);
-    const ss_tensor *ts[2] = {x, b};
+    if (A->in_h != A->out_h || A->in_w != A->out_w)
+        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' maps (...,%lld,%lld) to (...,%lld,%lld); it needs a square "
+                       "operator (input size = output size)", fn, A->name, (long long)A->in_h, (long long)A->in_w,
+                       (long long)A->out_h, (long long)A->out_w);
+    return SS_OK;
+}
+
+int ss_operand_check(const char *fn, const ss_linop *A, const ss_tensor *out, const char *out_name,
+                     const ss_tensor *in, const char *in_name)
+{
+    SS_TRY(ss_check_tensor(out, fn, out_name));
+    SS_TRY(ss_check_tensor(in, fn, in_name));
+    SS_TRY(ss_square_op_check(fn, A));
+    const ss_tensor *ts[2] = {out, in};
     int dev = ss_common_device(fn, 2, ts);
     if (dev < 0) return dev;
     if (dev != SS_CPU) return ss_cuda_missing(fn);
-    if (A->in_h != A->out_h || A->in_w != A->out_w)
-        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' maps (...,%lld,%lld) to (...,%lld,%lld); a solve needs a "
-                       "square operator (input size = output size)", fn, A->name, (long long)A->in_h,
-                       (long long)A->in_w, (long long)A->out_h, (long long)A->out_w);
-    char sb[96], sx[96];
-    ss_shape_str(sb, sizeof sb, b);
-    ss_shape_str(sx, sizeof sx, x);
-    int nd = b->ndim;
-    if (nd < 2 || b->shape[nd - 2] != A->in_h || b->shape[nd - 1] != A->in_w)
-        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld) but b is %s", fn, A->name,
-                       (long long)A->in_h, (long long)A->in_w, sb);
-    if (!ss_tensor_same_shape(x, b))
-        return SS_FAIL(SS_ERR_ARG, "%s: x %s and b %s must have the same shape", fn, sx, sb);
+    int nd = in->ndim;
+    int fits = nd >= 2 && in->shape[nd - 2] == A->in_h && in->shape[nd - 1] == A->in_w;
+    if (fits && ss_tensor_same_shape(out, in)) return SS_OK;
+    char si[96], so[96];
+    ss_shape_str(si, sizeof si, in);
+    ss_shape_str(so, sizeof so, out);
+    if (!fits)
+        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld) but %s is %s", fn, A->name,
+                       (long long)A->in_h, (long long)A->in_w, in_name, si);
+    return SS_FAIL(SS_ERR_ARG, "%s: %s %s and %s %s must have the same shape", fn, out_name, so, in_name, si);
+}
+
+int ss_solve_check(const char *fn, const ss_tensor *x, const ss_linop *A, const ss_tensor *b,
+                   const ss_solve_opts *opts, ss_solve_opts *o)
+{
+    SS_TRY(ss_operand_check(fn, A, x, "x", b, "b"));
     if (ss_tensors_overlap(x, b)) return SS_FAIL(SS_ERR_ARG, "%s: x and b share memory; pass separate tensors", fn);
     if (opts) *o = *opts;
     if (!(o->tol >= 0 && isfinite(o->tol)) || !(o->abs_tol >= 0 && isfinite(o->abs_tol)))

@@ -3,6 +3,12 @@
 #define SS_SOLVE_H
 #include "scalespace.h"
 
+/* A is not NULL and square (input size = output size); fn names the caller. */
+int ss_square_op_check(const char *fn, const ss_linop *A);
+/* out and in are live tensors on one (CPU) device, A is square, in fits its input
+ * (...,in_h,in_w) and out has in's shape; the names label the messages. */
+int ss_operand_check(const char *fn, const ss_linop *A, const ss_tensor *out, const char *out_name,
+                     const ss_tensor *in, const char *in_name);
 /* Checks the arguments of a linear solve named fn (tensors, a square operator
  * that fits b, x and b of one shape without shared memory, tolerances, finite
  * b and guess); *o holds the defaults and gets *opts unless opts is NULL. */
