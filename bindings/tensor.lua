@@ -569,6 +569,11 @@ function G.randint(g, n, lo, hi)
   return out
 end
 
+--- A seed for a C routine from options: opts.seed, else one drawn from opts.rng, else 0.
+function M.seed_from(opts)
+  return opts.seed or (opts.rng and opts.rng:randint(1, 0, 2 ^ 31)[1]) or 0
+end
+
 --- The state as a plain table {seed=, offset=} (numbers; exact below 2^53).
 function G.state(g)
   return { seed = tonumber(g.seed), offset = tonumber(g.offset) }

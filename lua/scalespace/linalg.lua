@@ -87,7 +87,7 @@ end
 function M.power_iteration(A, opts)
   expect_op(A, "linalg.power_iteration")
   opts = opts or {}
-  local seed = opts.seed or (opts.rng and opts.rng:randint(1, 0, 2 ^ 31)[1]) or 0
+  local seed = tensor.seed_from(opts)
   local lam = ffi.new("double[1]")
   check(C.ss_power_iteration(lam, A.c, opts.iterations or 100, seed))
   return lam[0]

@@ -235,7 +235,7 @@ end
 function M.check(op, opts)
   expect_op(op, "op.check", 1)
   opts = opts or {}
-  local seed = opts.seed or (opts.rng and opts.rng:randint(1, 0, 2 ^ 31)[1]) or 0
+  local seed = tensor.seed_from(opts)
   local err = ffi.new("double[1]")
   run(C.ss_linop_dot_test(err, op.c, opts.batch or 2, seed))
   return err[0]
