@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config luajit libluajit-5.1-dev libfftw3-dev libopenblas-dev
           liblapacke-dev libpng-dev zlib1g-dev libcjson-dev librandom123-dev libedit-dev lua-busted
-          dataset-fashion-mnist npm)
+          dataset-fashion-mnist npm gnuplot-nox)
 # Extra packages for `make bench` (the peers we time against) and fixture regeneration.
 if [ "${SS_SETUP_PEERS:-0}" = 1 ]; then
   packages+=(python3-numpy python3-scipy python3-torch python3-pil)
@@ -17,6 +17,8 @@ missing=()
 for p in "${packages[@]}"; do
   # npm may come from a Node.js install instead of Debian's package.
   if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  # Any gnuplot will do (gnuplot-qt or -x11 conflict with -nox).
+  if [ "$p" = gnuplot-nox ] && command -v gnuplot >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 

@@ -58,8 +58,9 @@ end
 -- many steps, default 100) or times = {t1, t2, …} (states to return; the last step
 -- before each is shortened to land on it), offset (1), h (1), explicit = true for
 -- explicit Euler steps (tau must respect the stability limit), eps (BiCGSTAB's
--- ‖r‖₂ ≤ eps·n, default 1e-6) and maxiter (1000). Returns a list of
--- {t = time, u = image} (u without the offset) and the solver reports per step.
+-- ‖r‖₂ ≤ eps·n, default 1e-6), maxiter (1000) and last_only (keep only the final
+-- state). Returns a list of {t = time, u = image} (u without the offset) and the
+-- solver reports per step.
 function M.evolve(f, v, opts)
   tensor.expect_tensor(f, "osmosis.evolve", 1)
   tensor.expect_tensor(v, "osmosis.evolve", 2)
@@ -95,7 +96,7 @@ function M.evolve(f, v, opts)
       end
       t = t + step
     end
-    record(target)
+    if not opts.last_only or target == times[#times] then record(target) end
   end
   return out, reports
 end
