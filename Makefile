@@ -17,7 +17,7 @@ build: setup $(BUILD)/Makefile
 
 # The main example on built-in data.
 run: build
-	$(BUILD)/scalespace examples/main.lua
+	$(BUILD)/scalespace examples/scale_spaces.lua out
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -249,7 +249,7 @@ local function script(opts, series, data, out)
     size, size)
   add("set output %s", gp_quote(out))
   add("set grid")
-  add("set key top right")
+  add("set key %s", opts.key or "top right")
   if opts.title then add("set title %s", gp_quote(opts.title)) end
   if opts.xlabel then add("set xlabel %s", gp_quote(opts.xlabel)) end
   if opts.ylabel then add("set ylabel %s", gp_quote(opts.ylabel)) end
@@ -258,8 +258,8 @@ local function script(opts, series, data, out)
   if opts.note then add("set label 1 %s at graph 0.02, graph 0.95 left front", gp_quote(opts.note)) end
   local clauses = {}
   for i, ser in ipairs(series) do
-    clauses[i] = fmt("%s index %d using 1:2 with lines lw 2 %s", i == 1 and gp_quote(data) or "''", i - 1,
-      ser.title and "title " .. gp_quote(ser.title) or "notitle")
+    clauses[i] = fmt("%s index %d using 1:2 with lines lw 2 dt %d %s", i == 1 and gp_quote(data) or "''", i - 1,
+      math.floor(tonumber(ser.dash) or 1), ser.title and "title " .. gp_quote(ser.title) or "notitle")
   end
   add("plot %s", table.concat(clauses, ", \\\n     "))
   return table.concat(s, "\n") .. "\n"
@@ -279,6 +279,7 @@ end
 -- @string path the PNG file
 -- @tab opts
 -- @tparam[opt] {table,...} opts.series list of `{x = {...}, y = {...}, title = "DDPM"}`
+--   (optional `dash`: gnuplot's dash type, 1 solid, 2 dashed, 3 dotted, …)
 --   (x defaults to 1..#y; non-numbers and NaN are gaps)
 -- @string[opt] opts.csv instead of series: a CSV file from @{write_csv}, with `opts.x` (a column
 --   name, default the first column) and `opts.y` (a list of column names, default all others)
@@ -290,6 +291,7 @@ end
 -- @int[opt=800] opts.width
 -- @int[opt=500] opts.height
 -- @string[opt] opts.note a line of text drawn at the top left of the plot
+-- @string[opt="top right"] opts.key where gnuplot puts the legend ("bottom left", "outside right", …)
 -- @bool[opt] opts.keep_script keep `<path without .png>.gp` and its `.dat` next to the PNG
 --   (`gnuplot fig.gp`, run from the same directory as the script that drew it, redraws fig.png)
 -- @string[opt="gnuplot"] opts.gnuplot the gnuplot executable

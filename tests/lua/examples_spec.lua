@@ -1,4 +1,5 @@
 -- examples_spec.lua — every example runs from the executable and writes its pictures.
+local ss = require "scalespace"
 local build = os.getenv("SS_BUILD_DIR") or "build"
 
 local function exists(path)
@@ -11,9 +12,10 @@ describe("examples", function()
   local out = os.tmpname()
   os.remove(out)
 
-  local function run(script)
+  local function run(script, args)
     local log = out .. ".log"
-    local status = os.execute(build .. "/scalespace examples/" .. script .. " " .. out .. " >" .. log .. " 2>&1")
+    local status = os.execute(build .. "/scalespace examples/" .. script .. " " .. out .. " " .. (args or "") .. " >"
+      .. log .. " 2>&1")
     local f = io.open(log)
     local text = f and f:read("*a") or ""
     if f then f:close() end
@@ -21,8 +23,8 @@ describe("examples", function()
     return text
   end
 
-  it("main.lua prints Fashion-MNIST statistics and writes a grid", function()
-    local text = run("main.lua")
+  it("fashion_stats.lua prints Fashion-MNIST statistics and writes a grid", function()
+    local text = run("fashion_stats.lua")
     assert.truthy(text:find("fashion%-mnist train%s+n=60000%s+mean=0%.2860"))
     assert.truthy(text:find("fashion%-mnist test%s+n=10000"))
     assert.is_true(exists(out .. "/fashion_grid.png"))
@@ -33,5 +35,35 @@ describe("examples", function()
     local err = tonumber(text:match("relative error (%S+)"))
     assert.is_true(err ~= nil and err <= 1e-6)
     assert.is_true(exists(out .. "/new_operator.png"))
+  end)
+
+  it("scale_spaces.lua (`make run`) draws the trajectories and the variance curves Peter reports", function()
+    local text = run("scale_spaces.lua", "--limit 300 --photos 2 --times 8")
+    for _, tag in ipairs { "fashion", "photos" } do
+      for _, f in ipairs { "_trajectories.png", "_variance.csv", "_variance.png" } do
+        assert.is_true(exists(out .. "/" .. tag .. f), tag .. f)
+      end
+      local columns, rows = ss.plot.read_csv(out .. "/" .. tag .. "_variance.csv")
+      assert.are.same({ "time", "ddpm", "ihdm", "heat", "blurring", "osmosis" }, columns)
+      local last = rows[#rows]
+      -- heat and IHDM → 0 (IHDM: its σ² = 1e-4), DDPM → 1, osmosis and blurring → σ² = 0.01, together
+      assert.is_true(last[2] > 0.9 and last[2] < 1.1, "ddpm " .. last[2])
+      assert.is_true(last[3] < 2e-4 and last[4] < 1e-5, "ihdm/heat")
+      assert.is_true(math.abs(last[5] - 0.01) < 2e-3 and math.abs(last[6] - 0.01) < 2e-3, "blurring/osmosis")
+    end
+    assert.truthy(text:find("fashion: Fig. 4a over 300 images"))
+  end)
+
+  it("psd.lua writes the spectra: heat loses the high frequencies, DDPM flattens them", function()
+    local text = run("psd.lua", "--limit 200")
+    assert.is_true(exists(out .. "/psd.csv") and exists(out .. "/psd.png"))
+    local hi_heat, hi_ddpm = text:match("falls from %S+ to (%S+); DDPM at r = %d+ rises from %S+ to (%S+)")
+    assert.is_true(tonumber(hi_heat) < 1e-10 and math.abs(tonumber(hi_ddpm) - 1) < 0.1)
+  end)
+
+  it("new_process.lua builds a process from a new operator", function()
+    local text = run("new_process.lua")
+    assert.is_true(tonumber(text:match("adjoint error of A_40 (%S+)")) < 1e-5)
+    assert.is_true(exists(out .. "/new_process.png"))
   end)
 end)

@@ -1,5 +1,5 @@
--- examples/main.lua — `make run`: Fashion-MNIST statistics and a grid of 64 images.
--- usage: scalespace examples/main.lua [outdir]
+-- examples/fashion_stats.lua — Fashion-MNIST statistics and a grid of 64 images.
+-- usage: scalespace examples/fashion_stats.lua [outdir]
 local ss = require "scalespace"
 
 local outdir = arg[1] or "out"
