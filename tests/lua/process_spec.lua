@@ -381,6 +381,28 @@ describe("process interface", function()
     assert.matches("no posterior", err)
   end)
 
+  it("draws priors of the right shape and scale", function()
+    local g = ss.rng(5)
+    local d = ss.process.ddpm { beta = ss.schedule.linear_beta(1000), shape = { 1, 8, 8 } }:prior(500, g)
+    assert.are.same({ 500, 1, 8, 8 }, d:shape())
+    assert.is_true(math.abs(d:std() - 1) < 0.02)
+    local b = ss.process.blurring { size = 8, T = 100, channels = 3 }:prior(4, g)
+    assert.are.same({ 4, 3, 8, 8 }, b:shape())
+    local s = ss.process.ssd { size = 16, levels = { 16, 8, 4 }, T = 100, channels = 3 }:prior(2, g)
+    assert.are.same({ 2, 3, 4, 4 }, s:shape())
+    local P = ss.process.ihdm { size = 8, K = 10 }
+    local data = g:uniform { 6, 1, 8, 8 }
+    local p = P:prior(3, g, { data = data })
+    assert.are.same({ 3, 1, 8, 8 }, p:shape())
+    -- a blurred training image plus δ-noise: its mean is one of the data means
+    local means, pm = data:per_sample("mean"):values(), p:per_sample("mean"):values()
+    for _, m in ipairs(pm) do
+      local near = false
+      for _, dm in ipairs(means) do near = near or math.abs(m - dm) < 5 * P.delta / 8 end
+      assert.is_true(near)
+    end
+  end)
+
   it("builds a new process from a new operator in a few lines", function()
     local blur8, blur4 = ss.op.blur { h = 8, w = 8, sigma = 0.7 }, ss.op.blur { h = 4, w = 4, sigma = 0.7 }
     local P = ss.process.linear { name = "blur_noise", size = 8, T = 6,

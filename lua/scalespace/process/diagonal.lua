@@ -161,7 +161,7 @@ local function spectral(name, opts, T)
   local P = setmetatable({ name = name, T = T, h = h, w = w, D = op.dct2 { h = h, w = w } }, Diagonal)
   P.rates = tensor.empty { h, w }
   lib.check(lib.C.ss_heat_frequencies(P.rates.p))
-  if opts.channels then P.shape = { opts.channels, h, w } end
+  P.shape = { opts.channels or 1, h, w }
   return P
 end
 
@@ -225,7 +225,8 @@ end
 --   λ_t = α_t d_t with d_t = (1 − m) exp(−τ_t Λ) + m, τ_t = σ_blur(t)²/2,
 --   σ_blur(t) = σ_blur,max sin²(πt/2), α_t² = sigmoid(logsnr_t), γ_t² = sigmoid(−logsnr_t)
 --   (schedule.blurring); opts: size, T (1000), sigma_blur_max (20), min_scale m
---   (0.001), logsnr_min/max (∓10), channels. Scales the mean grey value by α_t.
+--   (0.001), logsnr_min/max (∓10), channels (1, for prior). Scales the mean grey value
+--   by α_t.
 -- form = "peter" (Peter, Sect. 5.3 and 6.3, after Rissanen's code): u_t = F(t_k) u_0 +
 --   β ε with heat times opts.times (or IHDM's levels) and opts.beta (0.1); keeps the
 --   mean grey value in expectation and tends to the image mean plus β-noise.
