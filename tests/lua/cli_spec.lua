@@ -196,7 +196,9 @@ print(X)
 
   it("interrupts running code on SIGINT with an 'interrupted!' error", function()
     local out, err, status = run("-e 'jit.off() io.write(\"go\\n\") io.flush() while true do end'", nil,
-      "timeout --preserve-status -k 5 -s INT 1")
+      -- --foreground: otherwise timeout signals the child and then its whole process group,
+      -- and the second SIGINT (the default action again, as a second Ctrl-C) can kill it
+      "timeout --foreground --preserve-status -k 5 -s INT 1")
     assert.equal("go\n", out)
     assert.equal(1, status, err)
     assert.truthy(err:find("interrupted!", 1, true), err)
