@@ -425,6 +425,43 @@ int ss_lanczos_apply(ss_tensor *out, const ss_linop *A, const ss_tensor *v, int 
  * λ_max from below for SPD A at a rate set by the gap λ₂/λ₁. */
 int ss_power_iteration(double *lambda_max, const ss_linop *A, int32_t iterations, uint64_t seed);
 
+/* ------------------------------------------------ nn: normalisation, activation, resampling, loss */
+
+/* GroupNorm (torch.nn.functional.group_norm, biased variance): per image and group of
+ * C/groups channels, out = (in − μ)·rstd·weight[c] + bias[c], rstd = 1/sqrt(var + eps).
+ * out, in: (N,C,...); weight, bias: (C) or NULL (1 and 0); stats: 2·N·groups floats,
+ * written with (μ, rstd) per (n, g) for the backward. */
+int ss_groupnorm_forward(ss_tensor *out, ss_tensor *stats, const ss_tensor *in, const ss_tensor *weight,
+                         const ss_tensor *bias, int groups, double eps);
+/* grad_in = (written), grad_weight, grad_bias += (each may be NULL); stats from the forward. */
+int ss_groupnorm_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
+                          const ss_tensor *in, const ss_tensor *weight, const ss_tensor *stats, int groups);
+
+/* SiLU: out = in·sigmoid(in); grad_in = grad_out·σ(in)(1 + in(1 − σ(in))). Same shapes. */
+int ss_silu_forward(ss_tensor *out, const ss_tensor *in);
+int ss_silu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in);
+
+/* 2x2 average pooling, stride 2: out (N,C,⌊H/2⌋,⌊W/2⌋) from in (N,C,H,W); its backward
+ * spreads grad_out/4 (grad_in written). */
+int ss_avgpool2_forward(ss_tensor *out, const ss_tensor *in);
+int ss_avgpool2_backward(ss_tensor *grad_in, const ss_tensor *grad_out);
+/* Nearest 2x up-sampling: out (N,C,2h,2w) from in (N,C,h,w); its backward sums each
+ * 2x2 block of grad_out (grad_in written). */
+int ss_upsample2_forward(ss_tensor *out, const ss_tensor *in);
+int ss_upsample2_backward(ss_tensor *grad_in, const ss_tensor *grad_out);
+
+/* ADM's sinusoidal timestep embedding: out (N,dim), t (N); out[n][i] = cos(t_n f_i),
+ * out[n][dim/2 + i] = sin(t_n f_i), f_i = exp(−ln(max_period)·i/(dim/2)) (max_period 10000). */
+int ss_timestep_embedding(ss_tensor *out, const ss_tensor *t, double max_period);
+
+/* Mean-squared error: loss = (1/N) Σ_n w_n r_n, r_n the mean (sum_pixels = 0) or sum
+ * (sum_pixels = 1, IHDM's loss) over sample n of (pred − target)²; weight (N) or NULL.
+ * The backward writes grad_pred = grad_loss·∂loss/∂pred. */
+int ss_mse_forward(double *loss, const ss_tensor *pred, const ss_tensor *target, const ss_tensor *weight,
+                   int sum_pixels);
+int ss_mse_backward(ss_tensor *grad_pred, const ss_tensor *pred, const ss_tensor *target, const ss_tensor *weight,
+                    int sum_pixels, double grad_loss);
+
 /* ---------------------------------------------------------------- osmosis */
 
 /* Linear osmosis (Weickert et al. 2013; Vogel et al. 2013): ∂_t u = Δu − div(d u)
