@@ -462,6 +462,23 @@ int ss_mse_forward(double *loss, const ss_tensor *pred, const ss_tensor *target,
 int ss_mse_backward(ss_tensor *grad_pred, const ss_tensor *pred, const ss_tensor *target, const ss_tensor *weight,
                     int sum_pixels, double grad_loss);
 
+/* ------------------------------------------------ nn: optimisers */
+
+/* One Adam step on a parameter tensor, fused (torch.optim.Adam/AdamW, 1.13):
+ * g = grad (+ weight_decay·param for Adam), m = β1 m + (1−β1) g, v = β2 v + (1−β2) g²,
+ * param −= lr/(1−β1^step) · m / (sqrt(v)/sqrt(1−β2^step) + eps); decoupled = 1 (AdamW)
+ * instead shrinks param by (1 − lr·weight_decay) first. step counts from 1. */
+int ss_adam_step(ss_tensor *param, ss_tensor *m, ss_tensor *v, const ss_tensor *grad, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, int decoupled, int64_t step);
+/* The 2-norm of all gradients together (accumulated in double). */
+int ss_grad_norm(double *norm, const ss_tensor *const *grads, int count);
+/* torch.nn.utils.clip_grad_norm_: the norm before clipping into *norm; when it exceeds
+ * max_norm every gradient is scaled by max_norm/(norm + 1e-6). A non-finite norm is
+ * reported and nothing is scaled. */
+int ss_clip_grad_norm(double *norm, ss_tensor *const *grads, int count, double max_norm);
+/* ema = decay·ema + (1 − decay)·param. */
+int ss_ema_update(ss_tensor *ema, const ss_tensor *param, double decay);
+
 /* ---------------------------------------------------------------- osmosis */
 
 /* Linear osmosis (Weickert et al. 2013; Vogel et al. 2013): ∂_t u = Δu − div(d u)
