@@ -542,6 +542,68 @@ int ss_osmosis_implicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_ten
 ss_linop *ss_linop_osmosis(const ss_tensor *d1, const ss_tensor *d2, float h, float tau);
 ss_linop *ss_linop_osmosis_generator(const ss_tensor *d1, const ss_tensor *d2, float h);
 
+/* ------------------------------------------------ safetensors checkpoints */
+
+/* Checkpoints in Hugging Face's safetensors format: an 8-byte little-endian
+ * header length N, N bytes of JSON header (padded with spaces to a multiple of 8)
+ *   {"__metadata__": {"key": "value", ...},
+ *    "name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, ...}
+ * then the data buffer: every tensor's values, C order, little-endian, tiling the
+ * buffer without gaps (offsets count from its first byte). Metadata values are
+ * strings (numbers as decimal text). */
+enum ss_safetensors_limits { SS_SAFETENSORS_MAX_DIMS = 16 };
+
+/* Writes n float32 tensors (any device, 1 to 4 dimensions) as F32 entries named
+ * names[i], in that order, and n_meta metadata pairs (meta_keys and meta_values
+ * may be NULL when n_meta is 0; no __metadata__ is written then). Names and keys
+ * are unique, non-empty UTF-8, and no name is "__metadata__"; values are UTF-8.
+ * The file goes to "<path>.tmp.<pid>", is flushed to disk (fsync) and renamed
+ * over path: a crash or kill at any moment leaves path holding the previous file
+ * or the whole new one, never part of one. A failed write removes its temporary
+ * file and leaves path untouched; a path that exists but is not a regular file
+ * (a directory, a device) is SS_ERR_IO. */
+int ss_safetensors_write(const char *path, const char *const *names, const ss_tensor *const *tensors, int n,
+                         const char *const *meta_keys, const char *const *meta_values, int n_meta);
+
+/* An open checkpoint. ss_safetensors_open reads and validates the header: the
+ * length fits in the file (and safetensors' limit of 10^8 bytes), the text is
+ * UTF-8 JSON holding one object, each entry has a known dtype, a shape of at most
+ * SS_SAFETENSORS_MAX_DIMS non-negative sizes and data_offsets [begin, end] with
+ * end − begin = numel·(dtype size), the entries tile the data buffer without
+ * overlap or gap, and the buffer ends where the file does; names are unique and
+ * metadata values strings. A truncated or corrupt file is SS_ERR_FORMAT, a missing
+ * or unreadable one SS_ERR_IO, both naming the path. The file stays open until
+ * ss_safetensors_close (NULL is fine): renaming a new file over the path does not
+ * change what an open handle reads. */
+typedef struct ss_safetensors ss_safetensors;
+ss_safetensors *ss_safetensors_open(const char *path);
+void ss_safetensors_close(ss_safetensors *st);
+/* Tensor entries in file order (by data offset), i in 0..count-1. */
+int ss_safetensors_count(const ss_safetensors *st);
+/* Entry i's name, and its dtype as the file spells it ("F32", "F16", "BF16",
+ * "F64", "I64", ...); NULL with SS_ERR_ARG for i out of range. Valid until close. */
+const char *ss_safetensors_name(const ss_safetensors *st, int i);
+const char *ss_safetensors_dtype(const ss_safetensors *st, int i);
+/* Entry i's sizes into shape[0 .. min(ndim, max_dims)); returns ndim (0 for a
+ * scalar) or a negative status. */
+int ss_safetensors_shape(int64_t *shape, int max_dims, const ss_safetensors *st, int i);
+/* The index of entry `name`, or SS_ERR_ARG naming the file when it has none. */
+int ss_safetensors_find(const ss_safetensors *st, const char *name);
+/* A new float32 CPU tensor holding entry `name`: F32 bit for bit, F16 and BF16
+ * exactly, F64 rounded to nearest. A scalar (shape []) loads as (1). Other dtypes,
+ * more than 4 dimensions or no elements are SS_ERR_FORMAT. */
+ss_tensor *ss_safetensors_load(const ss_safetensors *st, const char *name);
+/* The same values written into out (any device), whose shape must equal the
+ * entry's ((1) for a scalar); SS_ERR_ARG names both shapes otherwise. */
+int ss_safetensors_load_into(ss_tensor *out, const ss_safetensors *st, const char *name);
+/* Metadata pairs in file order, i in 0..meta_count-1 (NULL with SS_ERR_ARG out of
+ * range); ss_safetensors_meta gives the value of `key`, NULL with SS_ERR_ARG when
+ * the file has none. Valid until close. */
+int ss_safetensors_meta_count(const ss_safetensors *st);
+const char *ss_safetensors_meta_key(const ss_safetensors *st, int i);
+const char *ss_safetensors_meta_value(const ss_safetensors *st, int i);
+const char *ss_safetensors_meta(const ss_safetensors *st, const char *key);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,255 @@
+--- scalespace.checkpoint — tensors and metadata in safetensors files (C: runtime/io/safetensors.c).
+-- A checkpoint is a table name -> tensor plus flat metadata (name -> string). Tensors are
+-- saved as F32 in name order; loading also accepts the F16, BF16 and F64 entries that
+-- PyTorch tooling writes (converted to float32). Saving writes a temporary file, fsyncs it
+-- and renames it over the path, so a crash or kill leaves the old checkpoint or the new one.
+--
+--   ck.save("run/ckpt.safetensors", { ["conv.w"] = w, ["conv.b"] = b }, { step = 1000, lr = 2e-4 })
+--   local tensors, meta = ck.load("run/ckpt.safetensors")      -- meta.step == "1000"
+--   local meta = ck.load_into("run/ckpt.safetensors", params)  -- copies into existing tensors
+--   for _, e in ipairs(ck.entries(path)) do print(e.name, e.dtype, table.concat(e.shape, "x")) end
+local lib = require "scalespace.ffi"
+local tensor = require "scalespace.tensor"
+local ffi, C, check, raise, arg_error = lib.ffi, lib.C, lib.check, lib.raise, lib.arg_error
+
+local M = {}
+
+local loadable = { F32 = true, F16 = true, BF16 = true, F64 = true }
+
+local function expect_path(p, fname)
+  if type(p) ~= "string" then arg_error(fname, 1, "a file path", p) end
+end
+
+local function shape_string(s)
+  return "(" .. table.concat(s, ",") .. ")"
+end
+
+--- Opens and validates a file; the handle closes itself when collected, or at close().
+local function open(path)
+  local st = C.ss_safetensors_open(path)
+  if st == nil then raise(lib.last_error()) end
+  return ffi.gc(st, C.ss_safetensors_close)
+end
+
+local function close(st)
+  ffi.gc(st, nil)
+  C.ss_safetensors_close(st)
+end
+
+--- Closes st, then raises the C error (or msg).
+local function fail(st, msg)
+  msg = msg or lib.last_error()
+  close(st)
+  raise(msg)
+end
+
+local dims = ffi.new("int64_t[?]", C.SS_SAFETENSORS_MAX_DIMS)
+
+--- Entries in file order: {name=, dtype=, shape={...}} ({} for a 0-d entry).
+local function read_entries(st)
+  local list = {}
+  for i = 0, C.ss_safetensors_count(st) - 1 do
+    local nd = C.ss_safetensors_shape(dims, C.SS_SAFETENSORS_MAX_DIMS, st, i)
+    if nd < 0 then fail(st) end
+    local shape = {}
+    for d = 0, nd - 1 do shape[d + 1] = tonumber(dims[d]) end
+    list[#list + 1] = { name = ffi.string(C.ss_safetensors_name(st, i)),
+      dtype = ffi.string(C.ss_safetensors_dtype(st, i)), shape = shape }
+  end
+  return list
+end
+
+local function read_meta(st)
+  local meta = {}
+  for i = 0, C.ss_safetensors_meta_count(st) - 1 do
+    meta[ffi.string(C.ss_safetensors_meta_key(st, i))] = ffi.string(C.ss_safetensors_meta_value(st, i))
+  end
+  return meta
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local int64_ct, uint64_ct = ffi.typeof("int64_t"), ffi.typeof("uint64_t")
+
+--- The text a metadata value is stored as: strings as they are, booleans "true"/"false",
+-- integers exactly ("%.0f", so 2^53 and -0 survive), other numbers "%.17g" (tonumber gives
+-- the same double back; NaN and infinities as "nan", "inf", "-inf"), int64/uint64 cdata
+-- (e.g. an rng's seed field) as exact decimals.
+local function meta_text(key, v)
+  local tv = type(v)
+  if tv == "string" then
+    if v:find("\0", 1, true) then
+      raise(string.format("checkpoint.save: metadata %q contains a NUL byte", key))
+    end
+    return v
+  elseif tv == "boolean" then
+    return tostring(v)
+  elseif tv == "number" then
+    if v ~= v then return "nan" end
+    if v == math.huge then return "inf" end
+    if v == -math.huge then return "-inf" end
+    if v == math.floor(v) and math.abs(v) < 2 ^ 63 then return string.format("%.0f", v) end
+    return string.format("%.17g", v)
+  elseif tv == "cdata" and (ffi.istype(int64_ct, v) or ffi.istype(uint64_ct, v)) then
+    return (tostring(v):gsub("U?LL$", ""))
+  end
+  raise(string.format("checkpoint.save: metadata %q is %s; values must be strings, numbers or booleans "
+    .. "(metadata is flat: encode a table yourself, e.g. one key per field)", key, lib.typename(v)))
+end
+
+--- Saves tensors (a table name -> tensor; written in name order) and optional flat metadata
+-- (name -> string, number or boolean) to path, atomically. Returns path.
+function M.save(path, tensors, meta)
+  local fname = "checkpoint.save"
+  expect_path(path, fname)
+  if type(tensors) ~= "table" then arg_error(fname, 2, "a table of name = tensor", tensors) end
+  if meta ~= nil and type(meta) ~= "table" then arg_error(fname, 3, "a table of metadata (or nil)", meta) end
+  for k, v in pairs(tensors) do
+    if type(k) ~= "string" then
+      raise(string.format("%s: argument 2: tensor names must be strings, got the %s key %s", fname, type(k),
+        tostring(k)))
+    end
+    if k:find("\0", 1, true) then raise(string.format("%s: tensor name %q contains a NUL byte", fname, k)) end
+    if not tensor.is_tensor(v) then
+      raise(string.format("%s: argument 2: %q is %s, not a tensor", fname, k, lib.typename(v)))
+    end
+  end
+  local names = sorted_keys(tensors)
+  local n = #names
+  local cnames = ffi.new("const char *[?]", n + 1)
+  local cts = ffi.new("const ss_tensor *[?]", n + 1)
+  for i, k in ipairs(names) do
+    cnames[i - 1] = k
+    cts[i - 1] = tensors[k].p
+  end
+  local keys, texts = {}, {}
+  if meta then
+    for k, v in pairs(meta) do
+      if type(k) ~= "string" then
+        raise(string.format("%s: argument 3: metadata keys must be strings, got the %s key %s", fname, type(k),
+          tostring(k)))
+      end
+      texts[k] = meta_text(k, v)
+    end
+    keys = sorted_keys(texts)
+  end
+  local nm = #keys
+  local ckeys = ffi.new("const char *[?]", nm + 1)
+  local cvals = ffi.new("const char *[?]", nm + 1)
+  for i, k in ipairs(keys) do
+    ckeys[i - 1] = k
+    cvals[i - 1] = texts[k]
+  end
+  -- names, keys and texts keep the Lua strings the pointer arrays point into alive.
+  check(C.ss_safetensors_write(path, cnames, cts, n, ckeys, cvals, nm))
+  return path
+end
+
+--- Loads every tensor (float32 CPU tensors; 0-d entries as (1)) and the metadata:
+-- returns tensors (name -> tensor), meta (name -> string).
+function M.load(path)
+  expect_path(path, "checkpoint.load")
+  local st = open(path)
+  local out = {}
+  for _, e in ipairs(read_entries(st)) do
+    local p = C.ss_safetensors_load(st, e.name)
+    if p == nil then fail(st) end
+    out[e.name] = tensor.own(p)
+  end
+  local meta = read_meta(st)
+  close(st)
+  return out, meta
+end
+
+--- The metadata only (name -> string), without reading any tensor.
+function M.meta(path)
+  expect_path(path, "checkpoint.meta")
+  local st = open(path)
+  local meta = read_meta(st)
+  close(st)
+  return meta
+end
+
+--- The entries without loading data: a list of {name=, dtype=, shape=} sorted by name
+-- (dtype as the file spells it, "F32", "F16", "BF16", "I64", ...; shape {} for 0-d).
+function M.entries(path)
+  expect_path(path, "checkpoint.entries")
+  local st = open(path)
+  local list = read_entries(st)
+  close(st)
+  table.sort(list, function(a, b) return a.name < b.name end)
+  return list
+end
+
+--- Copies the file's tensors into existing tensors: expected is name -> tensor (any device).
+-- Every expected name must be in the file with the same shape (a 0-d entry matches (1)) and a
+-- dtype that loads as float32, and (unless opts.strict == false) the file may hold no other
+-- tensors. All mismatches are reported together in one error, and nothing is copied then.
+-- Returns the metadata (name -> string).
+function M.load_into(path, expected, opts)
+  local fname = "checkpoint.load_into"
+  expect_path(path, fname)
+  if type(expected) ~= "table" then arg_error(fname, 2, "a table of name = tensor", expected) end
+  if opts ~= nil and type(opts) ~= "table" then arg_error(fname, 3, "an options table such as {strict=false}", opts) end
+  local strict = not (opts and opts.strict == false)
+  for k, v in pairs(expected) do
+    if type(k) ~= "string" or not tensor.is_tensor(v) then
+      raise(string.format("%s: argument 2: expected name = tensor pairs, got %s = %s", fname, tostring(k),
+        lib.typename(v)))
+    end
+  end
+  local st = open(path)
+  local in_file = {}
+  for _, e in ipairs(read_entries(st)) do in_file[e.name] = e end
+  local names = sorted_keys(expected)
+  local missing, extra, lines = {}, {}, {}
+  for _, name in ipairs(names) do
+    local e = in_file[name]
+    if not e then
+      missing[#missing + 1] = name
+    else
+      local fshape = #e.shape == 0 and { 1 } or e.shape
+      local want = expected[name]:shape()
+      if shape_string(fshape) ~= shape_string(want) then
+        lines[#lines + 1] = string.format("%s: shape %s in the file, %s expected", name, shape_string(e.shape),
+          shape_string(want))
+      end
+      if not loadable[e.dtype] then
+        lines[#lines + 1] = string.format("%s: dtype %s in the file does not load as float32 (F32, F16, BF16, F64 do)",
+          name, e.dtype)
+      end
+    end
+  end
+  if strict then
+    for _, name in ipairs(sorted_keys(in_file)) do
+      if expected[name] == nil then extra[#extra + 1] = name end
+    end
+  end
+  local count = #missing + #extra + #lines
+  if count > 0 then
+    local msg = { string.format("%s: %s does not match the expected tensors (%d problem%s):", fname, path, count,
+      count == 1 and "" or "s") }
+    if #missing > 0 then
+      msg[#msg + 1] = string.format("  missing from the file (%d): %s", #missing, table.concat(missing, ", "))
+    end
+    if #extra > 0 then
+      msg[#msg + 1] = string.format("  in the file but not expected (%d): %s (pass {strict=false} to ignore them)",
+        #extra, table.concat(extra, ", "))
+    end
+    for _, l in ipairs(lines) do msg[#msg + 1] = "  " .. l end
+    fail(st, table.concat(msg, "\n"))
+  end
+  for _, name in ipairs(names) do
+    if C.ss_safetensors_load_into(expected[name].p, st, name) < 0 then fail(st) end
+  end
+  local meta = read_meta(st)
+  close(st)
+  return meta
+end
+
+return M

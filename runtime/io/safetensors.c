@@ -1,0 +1,960 @@
+/* safetensors.c — checkpoints in Hugging Face's safetensors format.
+ *
+ * A file is an 8-byte little-endian header length N, N bytes of JSON (an object
+ * of tensor entries plus an optional "__metadata__" object of strings, padded
+ * with spaces to a multiple of 8), then the data buffer that the entries'
+ * data_offsets tile. We write float32 entries only, in the caller's order, with
+ * the header laid out as the reference implementation lays it out (compact JSON,
+ * __metadata__ first, dtype/shape/data_offsets); we read every dtype's header
+ * and load F32, F16, BF16 and F64 (as float32).
+ *
+ * Reading validates as the reference implementation does (so what we accept, it
+ * accepts): the header length within the file and 10^8 bytes, UTF-8, one JSON
+ * object, entries sorted by offset tiling [0, data size) exactly. The open
+ * handle keeps the parsed cJSON tree (names, dtypes and metadata point into it)
+ * and the file descriptor, so loads are preads and a file renamed over the path
+ * later does not change what the handle reads.
+ *
+ * Writing goes to "<path>.tmp.<pid>", fsyncs it and renames it over the path
+ * (then fsyncs the directory, best effort): a crash or SIGKILL leaves the old
+ * file or the whole new one. A killed writer's temporary file stays behind; the
+ * next save from the same pid replaces it. Two threads of one process must not
+ * write the same path at once (they would share the temporary file). */
+#include "core/internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors.c reads and writes little-endian data in place; add byte swapping for this host"
+#endif
+
+/* The reference implementation refuses headers above 100 MB. */
+#define ST_MAX_HEADER 100000000ULL
+/* Offsets and sizes must be exact in a double (cJSON's number type). */
+#define ST_MAX_INT 9007199254740992.0 /* 2^53 */
+/* Conversion chunk for F16/BF16/F64 and host copies. */
+#define ST_CHUNK (1u << 20)
+
+typedef struct st_entry {
+    const char *name;  /* points into the cJSON tree */
+    const char *dtype; /* likewise */
+    int elem;          /* bytes per element */
+    int ndim;
+    int64_t shape[SS_SAFETENSORS_MAX_DIMS];
+    uint64_t numel, begin, end; /* offsets relative to the data buffer */
+} st_entry;
+
+struct ss_safetensors {
+    int fd;
+    char *path;
+    cJSON *root;
+    uint64_t data_start, data_size; /* file offset and length of the data buffer */
+    int count, nmeta;
+    st_entry *entries;      /* by data offset */
+    st_entry **by_name;     /* sorted by name, for find */
+    const char **meta_keys; /* file order */
+    const char **meta_values;
+};
+
+static const struct {
+    const char *name;
+    int size;
+} st_dtypes[] = {
+    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1},
+    {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},     {"U32", 4},
+    {"F32", 4},  {"F64", 8}, {"I64", 8}, {"U64", 8},     {"C64", 8},
+};
+
+static int dtype_size(const char *name)
+{
+    for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
+        if (strcmp(name, st_dtypes[i].name) == 0) return st_dtypes[i].size;
+    return 0;
+}
+
+static int dtype_loadable(const char *name)
+{
+    return !strcmp(name, "F32") || !strcmp(name, "F16") || !strcmp(name, "BF16") || !strcmp(name, "F64");
+}
+
+/* 1 when s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or values
+ * above U+10FFFF); *bad is the offset of the first bad byte otherwise. */
+static int utf8_valid(const unsigned char *s, size_t n, size_t *bad)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0;
+            if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90;
+            if (c == 0xF4) hi = 0x8F;
+        } else {
+            if (bad) *bad = i;
+            return 0;
+        }
+        if (i + len > n) {
+            if (bad) *bad = i;
+            return 0;
+        }
+        for (size_t k = 1; k < len; k++) {
+            unsigned b = s[i + k];
+            unsigned l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
+            if (b < l || b > h) {
+                if (bad) *bad = i;
+                return 0;
+            }
+        }
+        i += len;
+    }
+    return 1;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Reads n bytes at off; returns the count read (short only at end of file) or
+ * -1 with errno set. */
+static int64_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (int64_t)got;
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, (const char *)buf + done, n - done);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+static const char *json_kind(const cJSON *v)
+{
+    if (cJSON_IsObject(v)) return "an object";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsBool(v)) return "a boolean";
+    if (cJSON_IsNull(v)) return "null";
+    return "invalid";
+}
+
+/* A JSON number that is an integer in 0..2^53 into *out; 0 when it is not. */
+static int json_uint(const cJSON *v, uint64_t *out)
+{
+    if (!cJSON_IsNumber(v)) return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= ST_MAX_INT) || d != floor(d)) return 0;
+    *out = (uint64_t)d;
+    return 1;
+}
+
+/* "(2,3)" or "()" for a scalar. */
+static const char *shape_text(char *buf, size_t n, const int64_t *shape, int ndim)
+{
+    size_t k = (size_t)snprintf(buf, n, "(");
+    for (int d = 0; d < ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, d ? ",%lld" : "%lld", (long long)shape[d]);
+    if (k < n) snprintf(buf + k, n - k, ")");
+    return buf;
+}
+
+/* ------------------------------------------------------------ reading */
+
+void ss_safetensors_close(ss_safetensors *st)
+{
+    if (!st) return;
+    if (st->fd >= 0) close(st->fd);
+    cJSON_Delete(st->root);
+    free(st->entries);
+    free(st->by_name);
+    free(st->meta_keys);
+    free(st->meta_values);
+    free(st->path);
+    free(st);
+}
+
+/* Parses one tensor entry (the JSON member `v` named `name`) into e. */
+static int parse_entry(st_entry *e, const cJSON *v, const char *op, const char *path)
+{
+    const char *name = v->string;
+    e->name = name;
+    if (!cJSON_IsObject(v))
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: entry \"%.200s\" is %s, not an object", op, path, name,
+                       json_kind(v));
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(v, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(v, "shape");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(v, "data_offsets");
+    const char *missing = !dt ? "dtype" : !sh ? "shape" : !off ? "data_offsets" : NULL;
+    if (missing)
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: entry \"%.200s\" has no \"%s\"", op, path, name,
+                       missing);
+    if (!cJSON_IsString(dt))
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: \"dtype\" of \"%.200s\" is %s, not a string", op, path,
+                       name, json_kind(dt));
+    e->dtype = dt->valuestring;
+    e->elem = dtype_size(e->dtype);
+    if (!e->elem)
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: entry \"%.200s\" has unknown dtype \"%.40s\"", op, path, name,
+                       e->dtype);
+    if (!cJSON_IsArray(sh))
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: \"shape\" of \"%.200s\" is %s, not an array", op, path,
+                       name, json_kind(sh));
+    int nd = cJSON_GetArraySize(sh);
+    if (nd > SS_SAFETENSORS_MAX_DIMS)
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: entry \"%.200s\" has %d dimensions, more than the %d supported", op,
+                       path, name, nd, (int)SS_SAFETENSORS_MAX_DIMS);
+    e->ndim = nd;
+    uint64_t numel = 1;
+    int overflow = 0;
+    const cJSON *s;
+    int d = 0;
+    cJSON_ArrayForEach(s, sh)
+    {
+        uint64_t size;
+        if (!json_uint(s, &size))
+            return SS_FAIL(SS_ERR_FORMAT,
+                           "%s: %s: corrupt header: size %d of \"%.200s\" is not an integer in 0..2^53", op, path,
+                           d + 1, name);
+        e->shape[d++] = (int64_t)size;
+        if (__builtin_mul_overflow(numel, size, &numel)) overflow = 1;
+    }
+    uint64_t nbytes;
+    if (overflow || __builtin_mul_overflow(numel, (uint64_t)e->elem, &nbytes))
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: the shape of \"%.200s\" overflows (too many values)",
+                       op, path, name);
+    e->numel = numel;
+    if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !json_uint(off->child, &e->begin) ||
+        !json_uint(off->child->next, &e->end))
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: corrupt header: \"data_offsets\" of \"%.200s\" is not [begin, end] with integers "
+                       "in 0..2^53",
+                       op, path, name);
+    char sbuf[256];
+    if (e->end < e->begin)
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: \"%.200s\" has data_offsets [%llu, %llu], end before begin",
+                       op, path, name, (unsigned long long)e->begin, (unsigned long long)e->end);
+    if (e->end - e->begin != nbytes)
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: corrupt header: \"%.200s\" (%s %s) needs %llu bytes but data_offsets [%llu, %llu] "
+                       "hold %llu",
+                       op, path, name, e->dtype, shape_text(sbuf, sizeof sbuf, e->shape, e->ndim),
+                       (unsigned long long)nbytes, (unsigned long long)e->begin, (unsigned long long)e->end,
+                       (unsigned long long)(e->end - e->begin));
+    return SS_OK;
+}
+
+static int parse_metadata(ss_safetensors *st, const cJSON *v, const char *op, const char *path)
+{
+    if (cJSON_IsNull(v)) return SS_OK;
+    if (!cJSON_IsObject(v))
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: \"__metadata__\" is %s, not an object", op, path,
+                       json_kind(v));
+    int n = cJSON_GetArraySize(v);
+    st->meta_keys = calloc((size_t)n + 1, sizeof *st->meta_keys);
+    st->meta_values = calloc((size_t)n + 1, sizeof *st->meta_values);
+    if (!st->meta_keys || !st->meta_values) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, v)
+    {
+        if (!cJSON_IsString(m))
+            return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: metadata \"%.200s\" is %s, not a string", op, path,
+                           m->string, json_kind(m));
+        for (int k = 0; k < st->nmeta; k++)
+            if (strcmp(st->meta_keys[k], m->string) == 0)
+                return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: metadata key \"%.200s\" appears twice", op,
+                               path, m->string);
+        st->meta_keys[st->nmeta] = m->string;
+        st->meta_values[st->nmeta++] = m->valuestring;
+    }
+    return SS_OK;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const st_entry *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const st_entry *const *)a)->name, (*(const st_entry *const *)b)->name);
+}
+
+/* Entries sorted by offset must tile [0, data_size) exactly. */
+static int check_layout(const ss_safetensors *st, const char *op, const char *path)
+{
+    uint64_t at = 0;
+    const st_entry *prev = NULL;
+    for (int i = 0; i < st->count; i++) {
+        const st_entry *e = &st->entries[i];
+        if (e->end > st->data_size)
+            return SS_FAIL(SS_ERR_FORMAT,
+                           "%s: %s: truncated or corrupt: \"%.200s\" has data_offsets [%llu, %llu] but the data "
+                           "buffer has %llu bytes",
+                           op, path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                           (unsigned long long)st->data_size);
+        if (e->begin < at)
+            return SS_FAIL(SS_ERR_FORMAT,
+                           "%s: %s: corrupt header: \"%.200s\" [%llu, %llu) overlaps \"%.200s\" [%llu, %llu)", op,
+                           path, e->name, (unsigned long long)e->begin, (unsigned long long)e->end, prev->name,
+                           (unsigned long long)prev->begin, (unsigned long long)prev->end);
+        if (e->begin > at)
+            return SS_FAIL(SS_ERR_FORMAT,
+                           "%s: %s: corrupt header: bytes [%llu, %llu) of the data buffer belong to no tensor "
+                           "(\"%.200s\" starts at %llu)",
+                           op, path, (unsigned long long)at, (unsigned long long)e->begin, e->name,
+                           (unsigned long long)e->begin);
+        at = e->end;
+        prev = e;
+    }
+    if (at != st->data_size)
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: corrupt: the data buffer has %llu bytes but the tensors fill %llu (%llu trailing "
+                       "bytes)",
+                       op, path, (unsigned long long)st->data_size, (unsigned long long)at,
+                       (unsigned long long)(st->data_size - at));
+    return SS_OK;
+}
+
+/* Reads, parses and validates the header of an open file. */
+static int parse_file(ss_safetensors *st, const char *op, const char *path)
+{
+    struct stat sb;
+    if (fstat(st->fd, &sb) != 0) return SS_FAIL(SS_ERR_IO, "%s: %s: cannot stat: %s", op, path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return SS_FAIL(SS_ERR_IO, "%s: %s: not a regular file", op, path);
+    const uint64_t size = (uint64_t)sb.st_size;
+    unsigned char head[8];
+    int64_t got = pread_full(st->fd, head, 8, 0);
+    if (got < 0) return SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, path, strerror(errno));
+    if (got < 8)
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: truncated: the file has %lld bytes, less than the 8-byte header length", op, path,
+                       (long long)got);
+    uint64_t n = le64(head);
+    if (n > ST_MAX_HEADER)
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: not a safetensors file: header length %llu exceeds the format's limit of %llu bytes",
+                       op, path, (unsigned long long)n, ST_MAX_HEADER);
+    if (n < 2)
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt: header length %llu is too short for a JSON object", op, path,
+                       (unsigned long long)n);
+    if (n > size - 8)
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: truncated: the header needs %llu bytes after the length but the file has %llu", op,
+                       path, (unsigned long long)n, (unsigned long long)(size - 8));
+    st->data_start = 8 + n;
+    st->data_size = size - 8 - n;
+
+    char *text = malloc((size_t)n + 1);
+    if (!text) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory for a %llu-byte header", op, path,
+                              (unsigned long long)n);
+    got = pread_full(st->fd, text, (size_t)n, 8);
+    if (got < 0 || (uint64_t)got < n) {
+        int e = errno;
+        free(text);
+        if (got < 0) return SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, path, strerror(e));
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: truncated: the file ended inside the %llu-byte header", op, path,
+                       (unsigned long long)n);
+    }
+    text[n] = '\0';
+    size_t bad = 0;
+    void *nul = memchr(text, '\0', (size_t)n);
+    int rc = SS_OK;
+    if (nul)
+        rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: NUL byte at offset %zu of the header", op, path,
+                     (size_t)((char *)nul - text));
+    else if (!utf8_valid((const unsigned char *)text, (size_t)n, &bad))
+        rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: invalid UTF-8 at offset %zu of the header", op, path,
+                     bad);
+    if (rc == SS_OK) {
+        const char *end = NULL;
+        st->root = cJSON_ParseWithLengthOpts(text, (size_t)n, &end, 0);
+        if (!st->root) {
+            size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
+            rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: invalid JSON near offset %zu of the header", op,
+                         path, at);
+        } else {
+            while (end && end < text + n && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+            if (end != text + n)
+                rc = SS_FAIL(SS_ERR_FORMAT,
+                             "%s: %s: corrupt header: unexpected text after the JSON object at offset %zu", op, path,
+                             (size_t)(end - text));
+            else if (!cJSON_IsObject(st->root))
+                rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: the JSON is %s, not an object", op, path,
+                             json_kind(st->root));
+        }
+    }
+    free(text);
+    if (rc < 0) return rc;
+
+    int members = cJSON_GetArraySize(st->root);
+    st->entries = calloc((size_t)members + 1, sizeof *st->entries);
+    st->by_name = calloc((size_t)members + 1, sizeof *st->by_name);
+    if (!st->entries || !st->by_name) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    const cJSON *v;
+    int seen_meta = 0;
+    cJSON_ArrayForEach(v, st->root)
+    {
+        if (strcmp(v->string, "__metadata__") == 0) {
+            if (seen_meta++)
+                return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: \"__metadata__\" appears twice", op, path);
+            SS_TRY(parse_metadata(st, v, op, path));
+            continue;
+        }
+        SS_TRY(parse_entry(&st->entries[st->count], v, op, path));
+        st->count++;
+    }
+    qsort(st->entries, (size_t)st->count, sizeof *st->entries, by_offset);
+    for (int i = 0; i < st->count; i++) st->by_name[i] = &st->entries[i];
+    qsort(st->by_name, (size_t)st->count, sizeof *st->by_name, by_name);
+    for (int i = 1; i < st->count; i++)
+        if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
+            return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: tensor \"%.200s\" appears twice", op, path,
+                           st->by_name[i]->name);
+    return check_layout(st, op, path);
+}
+
+ss_safetensors *ss_safetensors_open(const char *path)
+{
+    const char *op = "ss_safetensors_open";
+    if (!path) return SS_FAIL_NULL(SS_ERR_ARG, "%s: path is NULL", op);
+    ss_safetensors *st = calloc(1, sizeof *st);
+    char *copy = strdup(path);
+    if (!st || !copy) {
+        free(st);
+        free(copy);
+        return SS_FAIL_NULL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    }
+    st->path = copy;
+    st->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (st->fd < 0) {
+        int e = errno;
+        ss_safetensors_close(st);
+        return SS_FAIL_NULL(SS_ERR_IO, "%s: %s: cannot open: %s", op, path, strerror(e));
+    }
+    if (parse_file(st, op, path) < 0) {
+        ss_safetensors_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int check_handle(const ss_safetensors *st, const char *op)
+{
+    if (!st) return SS_FAIL(SS_ERR_ARG, "%s: checkpoint handle is NULL", op);
+    return SS_OK;
+}
+
+static const st_entry *entry_at(const ss_safetensors *st, int i, const char *op)
+{
+    if (check_handle(st, op) < 0) return NULL;
+    if (i < 0 || i >= st->count)
+        return SS_FAIL_NULL(SS_ERR_ARG, "%s: %s: no entry %d (the file has %d tensors)", op, st->path, i, st->count);
+    return &st->entries[i];
+}
+
+int ss_safetensors_count(const ss_safetensors *st)
+{
+    SS_TRY(check_handle(st, "ss_safetensors_count"));
+    return st->count;
+}
+
+const char *ss_safetensors_name(const ss_safetensors *st, int i)
+{
+    const st_entry *e = entry_at(st, i, "ss_safetensors_name");
+    return e ? e->name : NULL;
+}
+
+const char *ss_safetensors_dtype(const ss_safetensors *st, int i)
+{
+    const st_entry *e = entry_at(st, i, "ss_safetensors_dtype");
+    return e ? e->dtype : NULL;
+}
+
+int ss_safetensors_shape(int64_t *shape, int max_dims, const ss_safetensors *st, int i)
+{
+    const st_entry *e = entry_at(st, i, "ss_safetensors_shape");
+    if (!e) return ss_last_status();
+    if (max_dims > 0 && !shape) return SS_FAIL(SS_ERR_ARG, "ss_safetensors_shape: shape is NULL");
+    for (int d = 0; d < e->ndim && d < max_dims; d++) shape[d] = e->shape[d];
+    return e->ndim;
+}
+
+static const st_entry *find_entry(const ss_safetensors *st, const char *name, const char *op)
+{
+    if (check_handle(st, op) < 0) return NULL;
+    if (!name) return SS_FAIL_NULL(SS_ERR_ARG, "%s: %s: tensor name is NULL", op, st->path);
+    st_entry key = {.name = name};
+    const st_entry *pkey = &key;
+    st_entry **hit = bsearch(&pkey, st->by_name, (size_t)st->count, sizeof *st->by_name, by_name);
+    if (!hit) return SS_FAIL_NULL(SS_ERR_ARG, "%s: %s: no tensor named \"%.200s\" (the file has %d)", op, st->path,
+                                  name, st->count);
+    return *hit;
+}
+
+int ss_safetensors_find(const ss_safetensors *st, const char *name)
+{
+    const st_entry *e = find_entry(st, name, "ss_safetensors_find");
+    return e ? (int)(e - st->entries) : ss_last_status();
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+    float f;
+    if (exp == 0x1f) bits = sign | 0x7f800000u | man << 13; /* inf, NaN (payload kept) */
+    else if (exp) bits = sign | (exp + 112) << 23 | man << 13;
+    else {
+        f = (float)man * 0x1p-24f; /* zero or subnormal: exact */
+        memcpy(&bits, &f, 4);
+        bits |= sign;
+    }
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void convert(float *dst, const unsigned char *src, uint64_t n, const char *dtype)
+{
+    if (!strcmp(dtype, "F16")) {
+        for (uint64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            dst[i] = half_to_float(h);
+        }
+    } else if (!strcmp(dtype, "BF16")) {
+        for (uint64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            uint32_t bits = (uint32_t)h << 16;
+            memcpy(&dst[i], &bits, 4);
+        }
+    } else { /* F64 */
+        for (uint64_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, src + 8 * i, 8);
+            dst[i] = (float)d;
+        }
+    }
+}
+
+/* The shape a tensor of entry e gets, checking what float32 tensors can hold. */
+static int tensor_shape(int64_t shape[4], int *ndim, const ss_safetensors *st, const st_entry *e, const char *op)
+{
+    char sbuf[256];
+    if (!dtype_loadable(e->dtype))
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: \"%.200s\" has dtype %s; only F32, F16, BF16 and F64 load as float32", op, st->path,
+                       e->name, e->dtype);
+    if (e->ndim > 4)
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: \"%.200s\" has shape %s; tensors have 1 to 4 dimensions", op,
+                       st->path, e->name, shape_text(sbuf, sizeof sbuf, e->shape, e->ndim));
+    if (e->numel == 0)
+        return SS_FAIL(SS_ERR_FORMAT, "%s: %s: \"%.200s\" has shape %s with no elements; tensors cannot be empty", op,
+                       st->path, e->name, shape_text(sbuf, sizeof sbuf, e->shape, e->ndim));
+    *ndim = e->ndim ? e->ndim : 1;
+    shape[0] = 1;
+    for (int d = 0; d < e->ndim; d++) shape[d] = e->shape[d];
+    return SS_OK;
+}
+
+/* Fills dst (host memory, e->numel floats) with entry e. */
+static int read_entry(float *dst, const ss_safetensors *st, const st_entry *e, const char *op)
+{
+    const uint64_t off = st->data_start + e->begin;
+    if (!strcmp(e->dtype, "F32")) {
+        uint64_t done = 0, total = e->numel * 4;
+        while (done < total) {
+            size_t want = total - done > (1u << 30) ? (1u << 30) : (size_t)(total - done);
+            int64_t got = pread_full(st->fd, (char *)dst + done, want, off + done);
+            if (got < 0) return SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, st->path, strerror(errno));
+            if ((size_t)got < want)
+                return SS_FAIL(SS_ERR_FORMAT, "%s: %s: truncated: the file ended inside \"%.200s\"", op, st->path,
+                               e->name);
+            done += want;
+        }
+        return SS_OK;
+    }
+    unsigned char *buf = malloc(ST_CHUNK);
+    if (!buf) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory for a read buffer", op, st->path);
+    const uint64_t per = ST_CHUNK / (unsigned)e->elem;
+    int rc = SS_OK;
+    for (uint64_t i = 0; i < e->numel && rc == SS_OK; i += per) {
+        uint64_t k = e->numel - i < per ? e->numel - i : per;
+        size_t want = (size_t)(k * (unsigned)e->elem);
+        int64_t got = pread_full(st->fd, buf, want, off + i * (unsigned)e->elem);
+        if (got < 0) rc = SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, st->path, strerror(errno));
+        else if ((size_t)got < want)
+            rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: truncated: the file ended inside \"%.200s\"", op, st->path, e->name);
+        else convert(dst + i, buf, k, e->dtype);
+    }
+    free(buf);
+    return rc;
+}
+
+ss_tensor *ss_safetensors_load(const ss_safetensors *st, const char *name)
+{
+    const char *op = "ss_safetensors_load";
+    const st_entry *e = find_entry(st, name, op);
+    if (!e) return NULL;
+    int64_t shape[4] = {1, 1, 1, 1};
+    int ndim = 0;
+    if (tensor_shape(shape, &ndim, st, e, op) < 0) return NULL;
+    ss_tensor *t = ss_tensor_empty(ndim, shape, SS_CPU);
+    if (!t) return NULL;
+    if (read_entry(t->data, st, e, op) < 0) {
+        ss_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int ss_safetensors_load_into(ss_tensor *out, const ss_safetensors *st, const char *name)
+{
+    const char *op = "ss_safetensors_load_into";
+    const st_entry *e = find_entry(st, name, op);
+    if (!e) return ss_last_status();
+    SS_TRY(ss_check_tensor(out, op, "out"));
+    int64_t shape[4] = {1, 1, 1, 1};
+    int ndim = 0;
+    SS_TRY(tensor_shape(shape, &ndim, st, e, op));
+    int same = out->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = out->shape[d] == shape[d];
+    if (!same) {
+        char a[256], b[96];
+        return SS_FAIL(SS_ERR_ARG, "%s: %s: \"%.200s\" has shape %s in the file but out has shape %s", op, st->path,
+                       e->name, shape_text(a, sizeof a, e->shape, e->ndim), ss_shape_str(b, sizeof b, out));
+    }
+    if (out->device == SS_CPU) return read_entry(out->data, st, e, op);
+    float *host = ss_alloc((size_t)e->numel * sizeof(float), "a host copy of a checkpoint tensor");
+    if (!host) return ss_last_status();
+    int rc = read_entry(host, st, e, op);
+    if (rc == SS_OK) rc = ss_tensor_write(out, host);
+    ss_free(host);
+    return rc;
+}
+
+int ss_safetensors_meta_count(const ss_safetensors *st)
+{
+    SS_TRY(check_handle(st, "ss_safetensors_meta_count"));
+    return st->nmeta;
+}
+
+static int meta_index_ok(const ss_safetensors *st, int i, const char *op)
+{
+    SS_TRY(check_handle(st, op));
+    if (i < 0 || i >= st->nmeta)
+        return SS_FAIL(SS_ERR_ARG, "%s: %s: no metadata entry %d (the file has %d)", op, st->path, i, st->nmeta);
+    return SS_OK;
+}
+
+const char *ss_safetensors_meta_key(const ss_safetensors *st, int i)
+{
+    return meta_index_ok(st, i, "ss_safetensors_meta_key") < 0 ? NULL : st->meta_keys[i];
+}
+
+const char *ss_safetensors_meta_value(const ss_safetensors *st, int i)
+{
+    return meta_index_ok(st, i, "ss_safetensors_meta_value") < 0 ? NULL : st->meta_values[i];
+}
+
+const char *ss_safetensors_meta(const ss_safetensors *st, const char *key)
+{
+    const char *op = "ss_safetensors_meta";
+    if (check_handle(st, op) < 0) return NULL;
+    if (!key) return SS_FAIL_NULL(SS_ERR_ARG, "%s: %s: key is NULL", op, st->path);
+    for (int i = 0; i < st->nmeta; i++)
+        if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
+    return SS_FAIL_NULL(SS_ERR_ARG, "%s: %s: no metadata key \"%.200s\"", op, st->path, key);
+}
+
+/* ------------------------------------------------------------ writing */
+
+typedef struct st_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} st_buf;
+
+static void buf_put(st_buf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void buf_str(st_buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+/* A JSON string, escaped as serde_json escapes: quote, backslash and control characters. */
+static void buf_json_string(st_buf *b, const char *s)
+{
+    buf_put(b, "\"", 1);
+    const char *run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const char *esc = NULL;
+        char u[8];
+        switch (*p) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default:
+            if (*p < 0x20) {
+                snprintf(u, sizeof u, "\\u%04x", *p);
+                esc = u;
+            }
+        }
+        if (esc) {
+            buf_put(b, run, (size_t)((const char *)p - run));
+            buf_str(b, esc);
+            run = (const char *)p + 1;
+        }
+    }
+    buf_str(b, run);
+    buf_put(b, "\"", 1);
+}
+
+static int check_text(const char *op, const char *path, const char *what, int i, const char *s, int nonempty)
+{
+    if (!s) return SS_FAIL(SS_ERR_ARG, "%s: %s: %s %d is NULL", op, path, what, i);
+    if (nonempty && !*s) return SS_FAIL(SS_ERR_ARG, "%s: %s: %s %d is empty", op, path, what, i);
+    size_t bad;
+    if (!utf8_valid((const unsigned char *)s, strlen(s), &bad))
+        return SS_FAIL(SS_ERR_ARG, "%s: %s: %s %d (\"%.200s\") is not valid UTF-8 (byte %zu)", op, path, what, i, s,
+                       bad);
+    return SS_OK;
+}
+
+static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* SS_ERR_ARG naming the first string of s[0..n) that appears twice. */
+static int check_unique(const char *op, const char *path, const char *what, const char *const *s, int n)
+{
+    if (n < 2) return SS_OK;
+    const char **sorted = malloc(sizeof *sorted * (size_t)n);
+    if (!sorted) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    memcpy(sorted, s, sizeof *sorted * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, str_cmp);
+    int rc = SS_OK;
+    for (int i = 1; i < n && rc == SS_OK; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0)
+            rc = SS_FAIL(SS_ERR_ARG, "%s: %s: %s \"%.200s\" appears twice", op, path, what, sorted[i]);
+    free(sorted);
+    return rc;
+}
+
+static int check_write_args(const char *op, const char *path, const char *const *names,
+                            const ss_tensor *const *tensors, int n, const char *const *keys,
+                            const char *const *values, int n_meta)
+{
+    if (n < 0 || n_meta < 0)
+        return SS_FAIL(SS_ERR_ARG, "%s: %s: negative count (n = %d, n_meta = %d)", op, path, n, n_meta);
+    if (n > 0 && (!names || !tensors))
+        return SS_FAIL(SS_ERR_ARG, "%s: %s: names or tensors is NULL for %d tensors", op, path, n);
+    if (n_meta > 0 && (!keys || !values))
+        return SS_FAIL(SS_ERR_ARG, "%s: %s: meta_keys or meta_values is NULL for %d metadata pairs", op, path,
+                       n_meta);
+    for (int i = 0; i < n; i++) {
+        SS_TRY(check_text(op, path, "tensor name", i, names[i], 1));
+        if (strcmp(names[i], "__metadata__") == 0)
+            return SS_FAIL(SS_ERR_ARG, "%s: %s: tensor name %d is \"__metadata__\", which the format reserves", op,
+                           path, i);
+        char what[64];
+        snprintf(what, sizeof what, "tensor %d", i);
+        SS_TRY(ss_check_tensor(tensors[i], op, what));
+    }
+    SS_TRY(check_unique(op, path, "tensor name", names, n));
+    for (int i = 0; i < n_meta; i++) {
+        SS_TRY(check_text(op, path, "metadata key", i, keys[i], 1));
+        SS_TRY(check_text(op, path, "metadata value", i, values[i], 0));
+    }
+    return check_unique(op, path, "metadata key", keys, n_meta);
+}
+
+/* The header: compact JSON, __metadata__ first, then the entries in order,
+ * padded with spaces to a multiple of 8. *data_bytes is the data buffer's size. */
+static int build_header(st_buf *b, uint64_t *data_bytes, const char *op, const char *path,
+                        const char *const *names, const ss_tensor *const *tensors, int n,
+                        const char *const *keys, const char *const *values, int n_meta)
+{
+    buf_str(b, "{");
+    if (n_meta > 0) {
+        buf_str(b, "\"__metadata__\":{");
+        for (int i = 0; i < n_meta; i++) {
+            if (i) buf_str(b, ",");
+            buf_json_string(b, keys[i]);
+            buf_str(b, ":");
+            buf_json_string(b, values[i]);
+        }
+        buf_str(b, "}");
+    }
+    uint64_t at = 0;
+    char num[96];
+    for (int i = 0; i < n; i++) {
+        if (i || n_meta > 0) buf_str(b, ",");
+        buf_json_string(b, names[i]);
+        buf_str(b, ":{\"dtype\":\"F32\",\"shape\":[");
+        for (int d = 0; d < tensors[i]->ndim; d++) {
+            snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)tensors[i]->shape[d]);
+            buf_str(b, num);
+        }
+        uint64_t bytes = (uint64_t)ss_tensor_numel(tensors[i]) * 4;
+        snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)at,
+                 (unsigned long long)(at + bytes));
+        buf_str(b, num);
+        at += bytes;
+    }
+    buf_str(b, "}");
+    while (!b->oom && b->n % 8) buf_str(b, " ");
+    if (b->oom) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory for the header", op, path);
+    if (b->n > ST_MAX_HEADER)
+        return SS_FAIL(SS_ERR_ARG, "%s: %s: the header would have %zu bytes, more than the format's limit of %llu", op,
+                       path, b->n, ST_MAX_HEADER);
+    *data_bytes = at;
+    return SS_OK;
+}
+
+/* Writes tensor t's values: straight from host memory, or through a bounded host buffer. */
+static int write_tensor(int fd, const ss_tensor *t)
+{
+    const uint64_t n = (uint64_t)ss_tensor_numel(t);
+    if (t->device == SS_CPU) {
+        const char *p = (const char *)t->data;
+        for (uint64_t done = 0, total = n * 4; done < total;) {
+            size_t want = total - done > (1u << 30) ? (1u << 30) : (size_t)(total - done);
+            if (write_full(fd, p + done, want) < 0) return -1;
+            done += want;
+        }
+        return 0;
+    }
+    float *host = ss_alloc((size_t)n * sizeof(float), "a host copy of a checkpoint tensor");
+    if (!host) return -2;
+    int rc = ss_tensor_read(host, t) < 0 ? -2 : write_full(fd, host, (size_t)n * 4);
+    ss_free(host);
+    return rc;
+}
+
+/* After the rename, the directory entry itself reaches the disk (best effort). */
+static void sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+int ss_safetensors_write(const char *path, const char *const *names, const ss_tensor *const *tensors, int n,
+                         const char *const *meta_keys, const char *const *meta_values, int n_meta)
+{
+    const char *op = "ss_safetensors_write";
+    if (!path) return SS_FAIL(SS_ERR_ARG, "%s: path is NULL", op);
+    SS_TRY(check_write_args(op, path, names, tensors, n, meta_keys, meta_values, n_meta));
+    /* The rename would replace a device or a symlinked special file with a regular one. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return SS_FAIL(SS_ERR_IO, "%s: %s: exists and is not a regular file", op, path);
+    st_buf header = {0};
+    uint64_t data_bytes = 0;
+    int rc = build_header(&header, &data_bytes, op, path, names, tensors, n, meta_keys, meta_values, n_meta);
+    if (rc < 0) {
+        free(header.p);
+        return rc;
+    }
+    size_t tmplen = strlen(path) + 32;
+    char *tmp = malloc(tmplen);
+    if (!tmp) {
+        free(header.p);
+        return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    }
+    snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot create temporary file %s: %s", op, path, tmp, strerror(errno));
+        free(tmp);
+        free(header.p);
+        return rc;
+    }
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.n >> (8 * i));
+    if (write_full(fd, len8, 8) < 0 || write_full(fd, header.p, header.n) < 0)
+        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
+    for (int i = 0; i < n && rc == SS_OK; i++) {
+        int w = write_tensor(fd, tensors[i]);
+        if (w == -1)
+            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
+        else if (w < 0)
+            rc = ss_last_status();
+    }
+    /* fsync before rename: after a crash the name shows the old file or the whole new one. */
+    if (rc == SS_OK && fsync(fd) != 0)
+        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot flush %s to disk: %s", op, path, tmp, strerror(errno));
+    if (close(fd) != 0 && rc == SS_OK)
+        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot close %s: %s", op, path, tmp, strerror(errno));
+    if (rc == SS_OK && rename(tmp, path) != 0)
+        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot rename %s over it: %s", op, path, tmp, strerror(errno));
+    if (rc != SS_OK) unlink(tmp);
+    else sync_parent_dir(path);
+    free(tmp);
+    free(header.p);
+    return rc;
+}

@@ -1,0 +1,275 @@
+-- checkpoint_spec.lua — ss.checkpoint: bit-exact round trips of tensors and metadata, RNG
+-- state through metadata, load_into's mismatch report, files written by PyTorch tooling, and
+-- a writer killed with SIGKILL mid-write (the path must hold the old or a whole new file).
+local ss = require "scalespace"
+local ck = require "scalespace.checkpoint"
+local ffi = require "ffi"
+local ssfx = dofile("tests/lua/ssfx.lua")
+
+local build = os.getenv("SS_BUILD_DIR") or "build"
+local exe = build .. "/scalespace"
+local fixtures = "tests/reference/checkpoint/"
+
+local function q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function shell(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- The raw bytes of a CPU tensor: equal strings mean bit-identical values (NaN payloads, -0).
+local function bits(t)
+  return ffi.string(t.p.data, 4 * t:numel())
+end
+
+pcall(ffi.cdef, "int usleep(unsigned int usec); int kill(int pid, int sig);")
+local function usleep(us) ffi.C.usleep(us) end
+
+describe("checkpoint", function()
+  local dir
+
+  setup(function()
+    dir = shell("mktemp -d /tmp/ss_ckpt_spec_XXXXXX"):gsub("%s+$", "")
+  end)
+
+  teardown(function()
+    if dir and dir:match("^/tmp/ss_ckpt_spec_") then os.execute("rm -rf " .. q(dir)) end
+  end)
+
+  it("round-trips tensors and metadata bit for bit", function()
+    local g = ss.rng(7)
+    local tensors = {
+      scalar = g:normal { 1 },
+      bias = g:normal { 13 },
+      ["layer.0.weight"] = g:normal({ 16, 8, 3, 3 }, 0, 0.1),
+      table = g:uniform({ 5, 7 }, -1e30, 1e30),
+      images = g:normal { 2, 3, 32, 32 },
+      ["σ/schedule"] = g:normal { 3, 4, 5 },
+    }
+    -- specials: NaN with a payload, -0, infinities, the smallest subnormal
+    local u = ffi.cast("uint32_t *", tensors.bias.p.data)
+    u[0], u[1], u[2], u[3], u[4] = 0x7fc0beef, 0x80000000, 0x7f800000, 0xff800000, 1
+    local meta = { step = 123456, lr = 2e-4, name = "ddpm \"cosine\"\nline 2", resumed = true, zero = 0,
+      neg = -17, big = 2 ^ 53, third = 1 / 3, negzero = -0.0, tiny = 5e-324 }
+    local path = dir .. "/round.safetensors"
+    assert.are.equal(path, ck.save(path, tensors, meta))
+    local back, m = ck.load(path)
+    local count = 0
+    for name, t in pairs(tensors) do
+      assert.is_truthy(back[name], name)
+      assert.are.same(t:shape(), back[name]:shape())
+      assert.is_true(bits(t) == bits(back[name]), name .. " is not bit-identical")
+      count = count + 1
+    end
+    for name in pairs(back) do assert.is_truthy(tensors[name], "unexpected " .. name) end
+    assert.are.equal(6, count)
+    assert.are.same({ step = "123456", lr = "0.00020000000000000001", name = meta.name, resumed = "true",
+      zero = "0", neg = "-17", big = "9007199254740992", third = "0.33333333333333331", negzero = "-0",
+      tiny = "4.9406564584124654e-324" }, m)
+    for _, k in ipairs { "step", "lr", "zero", "neg", "big", "third", "tiny" } do
+      assert.are.equal(meta[k], tonumber(m[k]), k)
+    end
+    assert.are.equal(-math.huge, 1 / tonumber(m.negzero)) -- the sign of zero survives
+    assert.are.same(m, ck.meta(path))
+  end)
+
+  it("keeps an RNG's state exactly in metadata", function()
+    local g = ss.rng(20250301)
+    g:normal { 1001 }
+    g:perm(17)
+    local s = g:state()
+    assert.are.equal("number", type(s.seed))
+    assert.are.equal("number", type(s.offset))
+    local x = ss.zeros { 4 }
+    local path = dir .. "/rng.safetensors"
+    ck.save(path, { x = x }, { ["rng.seed"] = s.seed, ["rng.offset"] = s.offset })
+    local _, m = ck.load(path)
+    local g2 = ss.rng(0):set_state { seed = tonumber(m["rng.seed"]), offset = tonumber(m["rng.offset"]) }
+    assert.are.same(s, g2:state())
+    assert.is_true(bits(g:normal { 257 }) == bits(g2:normal { 257 }))
+    -- seeds beyond 2^53 survive as int64/uint64 cdata (the rng's own fields)
+    local h = ss.rng(0xFFFFFFFFFFFFFFFFULL)
+    ck.save(path, { x = x }, { seed = h.seed, offset = h.offset })
+    assert.are.same({ seed = "18446744073709551615", offset = "0" }, ck.meta(path))
+  end)
+
+  it("lists entries without loading them", function()
+    local path = dir .. "/entries.safetensors"
+    ck.save(path, { b = ss.zeros { 2, 3 }, a = ss.ones { 4 }, c = ss.zeros { 1, 2, 3, 4 } })
+    assert.are.same({
+      { name = "a", dtype = "F32", shape = { 4 } },
+      { name = "b", dtype = "F32", shape = { 2, 3 } },
+      { name = "c", dtype = "F32", shape = { 1, 2, 3, 4 } },
+    }, ck.entries(path))
+    assert.are.same({}, ck.meta(path))
+  end)
+
+  it("load_into copies into existing tensors and reports every mismatch at once", function()
+    local path = dir .. "/model.safetensors"
+    local g = ss.rng(3)
+    local saved = { ["conv.w"] = g:normal { 8, 3, 3, 3 }, ["conv.b"] = g:normal { 8 }, ["fc.w"] = g:normal { 10, 32 },
+      ema = g:normal { 5 } }
+    ck.save(path, saved, { step = 99 })
+    local params = { ["conv.w"] = ss.zeros { 8, 3, 3, 3 }, ["conv.b"] = ss.zeros { 8 }, ["fc.w"] = ss.zeros { 10, 32 } }
+    -- ema is extra: strict (the default) refuses, strict=false allows
+    local ok, err = pcall(ck.load_into, path, params)
+    assert.is_false(ok)
+    assert.matches("1 problem", err)
+    assert.matches("in the file but not expected %(1%): ema", err)
+    assert.are.equal(0, params["conv.w"]:norm()) -- nothing copied
+    local meta = ck.load_into(path, params, { strict = false })
+    assert.are.same({ step = "99" }, meta)
+    for k, t in pairs(params) do assert.is_true(bits(t) == bits(saved[k]), k) end
+
+    local wrong = { ["conv.w"] = ss.zeros { 8, 3, 5, 5 }, ["conv.b"] = ss.zeros { 8 }, ["fc.w"] = ss.zeros { 32, 10 },
+      ["fc.b"] = ss.zeros { 10 }, ["head.w"] = ss.zeros { 2 } }
+    ok, err = pcall(ck.load_into, path, wrong)
+    assert.is_false(ok)
+    assert.matches("checkpoint_spec.lua:%d+: checkpoint.load_into: ", err) -- blames the caller
+    assert.matches(path, err, 1, true)
+    assert.matches("5 problems", err)
+    assert.matches("missing from the file %(2%): fc.b, head.w", err)
+    assert.matches("in the file but not expected %(1%): ema", err)
+    assert.matches("conv.w: shape %(8,3,3,3%) in the file, %(8,3,5,5%) expected", err)
+    assert.matches("fc.w: shape %(10,32%) in the file, %(32,10%) expected", err)
+    assert.are.equal(0, wrong["conv.b"]:norm()) -- a matching entry is not copied either
+  end)
+
+  it("reads files written by PyTorch tooling (F32, F16, BF16, F64, 0-d)", function()
+    local path = fixtures .. "torch_mixed.safetensors"
+    assert.are.same({
+      { name = "arange_f32", dtype = "F32", shape = { 2, 3, 4 } },
+      { name = "scalar_f32", dtype = "F32", shape = {} },
+      { name = "table_f64", dtype = "F64", shape = { 7 } },
+      { name = "weight_bf16", dtype = "BF16", shape = { 3, 5 } },
+      { name = "weight_f16", dtype = "F16", shape = { 5, 4 } },
+      { name = "weight_f32", dtype = "F32", shape = { 2, 3, 3, 3 } },
+    }, ck.entries(path))
+    local t, meta = ck.load(path)
+    local want = ssfx(fixtures .. "torch_mixed.ssfx") -- torch's own .float() of each entry
+    for name, w in pairs(want) do
+      assert.are.same(w:shape(), t[name]:shape(), name)
+      assert.is_true(bits(w) == bits(t[name]), name .. " differs from torch's float32 conversion")
+    end
+    local values = t.arange_f32:values()
+    for i = 1, 24 do assert.are.equal(i - 1, values[i]) end
+    assert.are.equal(65504, t.weight_f16:get(1, 2))
+    assert.are.equal(2 ^ -24, t.weight_f16:get(1, 3))
+    assert.are.same({ format = "pt", step = "1000", note = "σ = 0.5, \"quoted\"\nsecond line" }, meta)
+    -- into existing tensors: the 0-d entry fills a (1) tensor
+    local s = ss.zeros { 1 }
+    ck.load_into(path, { scalar_f32 = s }, { strict = false })
+    assert.are.equal(3.5, s:get(1))
+    local nometa, m2 = ck.load(fixtures .. "torch_nometa.safetensors")
+    assert.are.same({ 0, 0.125, 0.25, 0.375, 0.5, 0.625 }, nometa.w:values())
+    assert.are.same({}, m2)
+  end)
+
+  it("writes the reference implementation's layout byte for byte", function()
+    local path = dir .. "/ref.safetensors"
+    ck.save(path, {
+      c = ss.from_table({ 0, 1, 2, 3 }, { 1, 1, 2, 2 }),
+      a = ss.from_table({ 0, 0.25, 0.5, 0.75, 1, 1.25 }, { 2, 3 }),
+      b = ss.from_table { -1.5, 0, 2.25, 1e-3 },
+    }, { epoch = 3 })
+    assert.is_true(slurp(path) == slurp(fixtures .. "ref_f32.safetensors"))
+  end)
+
+  it("raises clear errors at the caller's line", function()
+    local path = dir .. "/errors.safetensors"
+    local function fails(pattern, f, ...)
+      local ok, err = pcall(f, ...)
+      assert.is_false(ok)
+      assert.matches("checkpoint_spec.lua:%d+: ", err)
+      assert.matches(pattern, err, 1, true)
+    end
+    fails("cannot open: No such file", ck.load, dir .. "/missing.safetensors")
+    fails("cannot open", ck.entries, dir .. "/missing.safetensors")
+    fails("argument 1: expected a file path, got nil", ck.load)
+    fails('"w" is number, not a tensor', ck.save, path, { w = 1 })
+    fails("tensor names must be strings", ck.save, path, { ss.zeros { 1 } })
+    fails('metadata "opts" is table; values must be strings, numbers or booleans', ck.save, path,
+      { w = ss.zeros { 1 } }, { opts = { a = 1 } })
+    fails('metadata "f" is function', ck.save, path, { w = ss.zeros { 1 } }, { f = print })
+    fails("metadata keys must be strings", ck.save, path, { w = ss.zeros { 1 } }, { 5 })
+    fails("reserves", ck.save, path, { __metadata__ = ss.zeros { 1 } })
+    local f = assert(io.open(path, "wb"))
+    f:write("\16\0\0\0\0\0\0\0{\"a\":1}         ")
+    f:close()
+    fails("corrupt header", ck.load, path)
+    fails("expected name = tensor pairs", ck.load_into, path, { w = 3 })
+  end)
+
+  it("survives SIGKILL mid-write: the path holds the old or a whole new checkpoint", function()
+    local path = dir .. "/kill.safetensors"
+    local shape = { 4, 256, 1024 } -- 4 MiB per save
+    ck.save(path, { w = ss.zeros(shape), b = ss.zeros { 8 } }, { version = 0 })
+    -- the writer: saves versions first, first + 1, ... (w all k, b all -k) until killed
+    local script = [[
+      local ss = require "scalespace"
+      local ck = require "scalespace.checkpoint"
+      local w, b = ss.empty { %d, %d, %d }, ss.empty { 8 }
+      for k = %d, 1e9 do
+        w:fill(k) b:fill(-k)
+        ck.save(%q, { w = w, b = b }, { version = k })
+      end]]
+    local function alive(pid)
+      local f = io.open("/proc/" .. pid .. "/stat")
+      if not f then return false end
+      local state = f:read("*a"):match("^%d+ %b() (%a)")
+      f:close()
+      return state ~= "Z"
+    end
+    local last, caught = 0, 0
+    for _ = 1, 4 do
+      local code = script:format(shape[1], shape[2], shape[3], last + 1, path)
+      local pid = shell(exe .. " -e " .. q(code) .. " >/dev/null 2>&1 & echo $!"):match("%d+")
+      assert.is_truthy(pid)
+      -- wait until this writer has completed a save and is inside the next one (its
+      -- temporary file exists), then kill it at once
+      local tmp, seen = path .. ".tmp." .. pid, last
+      for _ = 1, 4000 do
+        seen = tonumber(ck.meta(path).version)
+        local f = seen > last and io.open(tmp)
+        if f then
+          f:close()
+          break
+        end
+        usleep(500)
+      end
+      assert.are.equal(0, ffi.C.kill(tonumber(pid), 9)) -- SIGKILL
+      for _ = 1, 200 do
+        if not alive(pid) then break end
+        usleep(5000)
+      end
+      assert.is_false(alive(pid))
+      local f = io.open(tmp)
+      if f then -- killed between creating the temporary file and the rename
+        f:close()
+        caught = caught + 1
+        os.remove(tmp)
+      end
+      local t, meta = ck.load(path)
+      local v = tonumber(meta.version)
+      assert.is_true(v >= seen and v > last, "version went from " .. last .. " to " .. v)
+      assert.are.same(shape, t.w:shape())
+      assert.are.equal(v, t.w:min())
+      assert.are.equal(v, t.w:max())
+      assert.are.equal(-v, t.b:min())
+      assert.are.equal(-v, t.b:max())
+      last = v
+    end
+    assert.is_true(caught >= 1, "no kill landed mid-write")
+  end)
+end)
