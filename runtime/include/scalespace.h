@@ -425,6 +425,54 @@ int ss_lanczos_apply(ss_tensor *out, const ss_linop *A, const ss_tensor *v, int 
  * λ_max from below for SPD A at a rate set by the gap λ₂/λ₁. */
 int ss_power_iteration(double *lambda_max, const ss_linop *A, int32_t iterations, uint64_t seed);
 
+/* ------------------------------------------------ nn: convolution and linear */
+
+/* Layers of a network as forward/backward pairs on float32 CPU tensors, PyTorch
+ * semantics (torch.nn.functional.conv2d and linear). The backward takes the
+ * upstream gradient and writes the input gradient (=) and adds to the parameter
+ * gradients (+=), so gradients of several calls accumulate until the caller
+ * zeroes them; any gradient may be NULL to skip it. Outputs must not share
+ * memory with inputs. Nothing is kept between forward and backward: the
+ * backward recomputes what it needs from `in` and `weight`. */
+
+/* Scratch memory (im2col buffers) that a conv call grows to its need and keeps
+ * for the next call, so steady-state training allocates nothing. One
+ * workspace serves one call at a time (one per thread); every function taking
+ * one also accepts NULL and then allocates and frees its own. */
+typedef struct ss_nn_workspace ss_nn_workspace;
+ss_nn_workspace *ss_nn_workspace_new(void);
+/* NULL is fine. */
+void ss_nn_workspace_free(ss_nn_workspace *ws);
+/* Bytes held now (0 for NULL). */
+int64_t ss_nn_workspace_bytes(const ss_nn_workspace *ws);
+
+/* 2-D cross-correlation with zero padding, groups = dilation = 1:
+ * out[n][o][y][x] = bias[o] + Σ_{c,i,j} weight[o][c][i][j] · in[n][c][y·s−p+i][x·s−p+j].
+ * out: (N,Cout,Ho,Wo), in: (N,Cin,H,W), weight: (Cout,Cin,kh,kw),
+ * bias: (Cout) or NULL; Ho = (H + 2p − kh)/s + 1, Wo = (W + 2p − kw)/s + 1
+ * (rounded down), stride s >= 1, padding p >= 0. A 1x1 kernel with s = 1 and
+ * p = 0 is one sgemm per image; others run im2col + sgemm over chunks of
+ * images. A batch of at least ss_get_num_threads() images is split over the
+ * threads (OpenBLAS runs single-threaded meanwhile); a smaller one runs its
+ * products on OpenBLAS's threads. */
+int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weight, const ss_tensor *bias,
+                      int stride, int padding, ss_nn_workspace *ws);
+/* grad_in (N,Cin,H,W) = ∂L/∂in (written); grad_weight (Cout,Cin,kh,kw) += ∂L/∂weight;
+ * grad_bias (Cout) += ∂L/∂bias; each may be NULL. grad_out: (N,Cout,Ho,Wo) = ∂L/∂out;
+ * in and weight as in the forward (both required, for the shapes). */
+int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
+                       const ss_tensor *in, const ss_tensor *weight, int stride, int padding, ss_nn_workspace *ws);
+
+/* Fully connected layer, out = in · weightᵀ + bias, one sgemm.
+ * out: (...,Fout), in: (...,Fin) with the same leading dimensions (e.g. (N,Fin)),
+ * weight: (Fout,Fin), bias: (Fout) or NULL. */
+int ss_linear_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weight, const ss_tensor *bias);
+/* grad_in (...,Fin) = grad_out · weight (written); grad_weight (Fout,Fin) += grad_outᵀ · in;
+ * grad_bias (Fout) += Σ over rows of grad_out; each may be NULL.
+ * grad_out: (...,Fout); in and weight as in the forward. */
+int ss_linear_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
+                       const ss_tensor *in, const ss_tensor *weight);
+
 /* ------------------------------------------------ nn: normalisation, activation, resampling, loss */
 
 /* GroupNorm (torch.nn.functional.group_norm, biased variance): per image and group of
