@@ -62,6 +62,26 @@ int ss_check_same_shape(const char *op, const ss_tensor *a, const ss_tensor *b)
                    ss_shape_str(sa, sizeof sa, a), ss_shape_str(sb, sizeof sb, b));
 }
 
+int ss_common_device_given(const char *op, int n, const ss_tensor *const *ts)
+{
+    const ss_tensor *given[8];
+    int m = 0;
+    if (n > 8) return SS_FAIL(SS_ERR_ARG, "%s: more than 8 tensor arguments", op);
+    for (int i = 0; i < n; i++)
+        if (ts[i]) given[m++] = ts[i];
+    return ss_common_device(op, m, given);
+}
+
+int ss_check_no_overlap(const char *op, const char *arg, const ss_tensor *o, int n, const ss_tensor *const *ts,
+                        const char *const *names)
+{
+    if (!o) return SS_OK;
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ss_tensors_overlap(o, ts[i]))
+            return SS_FAIL(SS_ERR_ARG, "%s: %s shares memory with %s", op, arg, names[i]);
+    return SS_OK;
+}
+
 int ss_tensors_overlap(const ss_tensor *a, const ss_tensor *b)
 {
     const float *a0 = a->data, *a1 = a->data + ss_tensor_numel(a);

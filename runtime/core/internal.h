@@ -28,6 +28,12 @@ const char *ss_shape_str(char *buf, size_t n, const ss_tensor *t);
 int ss_check_tensor(const ss_tensor *t, const char *op, const char *arg);
 /* The common device of n tensors, or SS_ERR_DEVICE naming op when they mix. */
 int ss_common_device(const char *op, int n, const ss_tensor *const *ts);
+/* As ss_common_device, over the non-NULL entries only (optional arguments). */
+int ss_common_device_given(const char *op, int n, const ss_tensor *const *ts);
+/* SS_ERR_ARG when the output o (when given) shares memory with one of the non-NULL
+ * ts[0..n), named names[i]. */
+int ss_check_no_overlap(const char *op, const char *arg, const ss_tensor *o, int n, const ss_tensor *const *ts,
+                        const char *const *names);
 /* SS_ERR_ARG naming op and both shapes unless a and b have equal shapes. */
 int ss_check_same_shape(const char *op, const ss_tensor *a, const ss_tensor *b);
 /* 1 when the float ranges of a and b share memory. */

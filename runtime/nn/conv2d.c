@@ -144,27 +144,6 @@ static int check_shape(const char *op, const char *arg, const ss_tensor *t, int 
                    ss_shape_str(sa, sizeof sa, t), (long long)a, (long long)b, (long long)c, (long long)d);
 }
 
-/* SS_ERR_ARG when output `o` shares memory with any of the n tensors (NULLs skipped). */
-static int check_no_overlap(const char *op, const char *arg, const ss_tensor *o, int n, const ss_tensor *const *ts,
-                            const char *const *names)
-{
-    if (!o) return SS_OK;
-    for (int i = 0; i < n; i++)
-        if (ts[i] && ss_tensors_overlap(o, ts[i]))
-            return SS_FAIL(SS_ERR_ARG, "%s: %s shares memory with %s", op, arg, names[i]);
-    return SS_OK;
-}
-
-/* The common device of the non-NULL tensors among ts[0..n). */
-static int device_of(const char *op, int n, const ss_tensor *const *ts)
-{
-    const ss_tensor *given[8];
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (ts[i]) given[m++] = ts[i];
-    return ss_common_device(op, m, given);
-}
-
 /* ------------------------------------------------------------ copies */
 
 /* Columns [lo, hi) of an output row: those whose input column x·s − p + j lies in [0, W). */
@@ -432,9 +411,9 @@ int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
     SS_TRY(check_shape(op, "bias", bias, 1, g.cout, 0, 0, 0));
     const ss_tensor *ts[4] = {out, in, weight, bias};
     static const char *const names[3] = {"in", "weight", "bias"};
-    int dev = device_of(op, 4, ts);
+    int dev = ss_common_device_given(op, 4, ts);
     if (dev < 0) return dev;
-    SS_TRY(check_no_overlap(op, "out", out, 3, ts + 1, names));
+    SS_TRY(ss_check_no_overlap(op, "out", out, 3, ts + 1, names));
     if (dev != SS_CPU) return ss_cuda_missing(op);
 
     conv_run r = {.g = &g, .in = in->data, .weight = weight->data, .bias = bias ? bias->data : NULL,
@@ -460,11 +439,11 @@ int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *gr
     SS_TRY(check_shape(op, "grad_bias", grad_bias, 1, g.cout, 0, 0, 0));
     const ss_tensor *ts[6] = {grad_out, in, weight, grad_in, grad_weight, grad_bias};
     static const char *const names[5] = {"grad_out", "in", "weight", "grad_in", "grad_weight"};
-    int dev = device_of(op, 6, ts);
+    int dev = ss_common_device_given(op, 6, ts);
     if (dev < 0) return dev;
-    SS_TRY(check_no_overlap(op, "grad_in", grad_in, 3, ts, names));
-    SS_TRY(check_no_overlap(op, "grad_weight", grad_weight, 4, ts, names));
-    SS_TRY(check_no_overlap(op, "grad_bias", grad_bias, 5, ts, names));
+    SS_TRY(ss_check_no_overlap(op, "grad_in", grad_in, 3, ts, names));
+    SS_TRY(ss_check_no_overlap(op, "grad_weight", grad_weight, 4, ts, names));
+    SS_TRY(ss_check_no_overlap(op, "grad_bias", grad_bias, 5, ts, names));
     if (dev != SS_CPU) return ss_cuda_missing(op);
 
     if (grad_bias) bias_grad(&g, grad_bias->data, grad_out->data);

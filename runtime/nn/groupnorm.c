@@ -10,7 +10,7 @@ static int groupnorm_check(const char *op, const ss_tensor *x, const ss_tensor *
     SS_TRY(ss_check_tensor(x, op, "input"));
     SS_TRY(ss_check_tensor(stats, op, "stats"));
     const ss_tensor *ts[4] = {x, stats, weight, bias};
-    int dev = ss_common_device(op, (weight ? 3 : 2) + (bias ? 1 : 0), ts);
+    int dev = ss_common_device_given(op, 4, ts);
     if (dev < 0) return dev;
     if (dev != SS_CPU) return ss_cuda_missing(op);
     if (x->ndim < 2) return SS_FAIL(SS_ERR_ARG, "%s: input must be (N,C,...), got %d dims", op, x->ndim);

@@ -65,28 +65,6 @@ static int check_param(const char *op, const char *arg, const ss_tensor *t, int6
                    (long long)rows);
 }
 
-/* SS_ERR_ARG when the output o (when given) shares memory with one of the
- * non-NULL ts[0..n), named names[i]. */
-static int check_outputs(const char *op, const char *arg, const ss_tensor *o, int n, const ss_tensor *const *ts,
-                         const char *const *names)
-{
-    if (!o) return SS_OK;
-    for (int i = 0; i < n; i++)
-        if (ts[i] && ss_tensors_overlap(o, ts[i]))
-            return SS_FAIL(SS_ERR_ARG, "%s: %s shares memory with %s", op, arg, names[i]);
-    return SS_OK;
-}
-
-/* The common device of the non-NULL tensors among ts[0..n). */
-static int device_of(const char *op, int n, const ss_tensor *const *ts)
-{
-    const ss_tensor *given[8];
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (ts[i]) given[m++] = ts[i];
-    return ss_common_device(op, m, given);
-}
-
 int ss_linear_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weight, const ss_tensor *bias)
 {
     const char *op = "ss_linear_forward";
@@ -97,9 +75,9 @@ int ss_linear_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
     SS_TRY(check_param(op, "bias", bias, g.fout, 0));
     const ss_tensor *ts[4] = {out, in, weight, bias};
     static const char *const names[3] = {"in", "weight", "bias"};
-    int dev = device_of(op, 4, ts);
+    int dev = ss_common_device_given(op, 4, ts);
     if (dev < 0) return dev;
-    SS_TRY(check_outputs(op, "out", out, 3, ts + 1, names));
+    SS_TRY(ss_check_no_overlap(op, "out", out, 3, ts + 1, names));
     if (dev != SS_CPU) return ss_cuda_missing(op);
 
     /* out (R,Fout) = [bias +] in (R,Fin) · weightᵀ (Fin,Fout) */
@@ -126,11 +104,11 @@ int ss_linear_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *gr
     SS_TRY(check_param(op, "grad_bias", grad_bias, g.fout, 0));
     const ss_tensor *ts[6] = {grad_out, in, weight, grad_in, grad_weight, grad_bias};
     static const char *const names[5] = {"grad_out", "in", "weight", "grad_in", "grad_weight"};
-    int dev = device_of(op, 6, ts);
+    int dev = ss_common_device_given(op, 6, ts);
     if (dev < 0) return dev;
-    SS_TRY(check_outputs(op, "grad_in", grad_in, 3, ts, names));
-    SS_TRY(check_outputs(op, "grad_weight", grad_weight, 4, ts, names));
-    SS_TRY(check_outputs(op, "grad_bias", grad_bias, 5, ts, names));
+    SS_TRY(ss_check_no_overlap(op, "grad_in", grad_in, 3, ts, names));
+    SS_TRY(ss_check_no_overlap(op, "grad_weight", grad_weight, 4, ts, names));
+    SS_TRY(ss_check_no_overlap(op, "grad_bias", grad_bias, 5, ts, names));
     if (dev != SS_CPU) return ss_cuda_missing(op);
 
     /* grad_in (R,Fin) = grad_out (R,Fout) · weight (Fout,Fin) */

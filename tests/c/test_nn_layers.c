@@ -111,6 +111,7 @@ static void test_groupnorm(void)
     CHECK(m < 1e-4, "grad_weight does not accumulate: %.3g", m);
     rel_ref("groupnorm grad_in after a second call", dx, "gn.dx");
     CHECK_FAILS(ss_groupnorm_forward(y, gn_stats, x, gn_w, gn_b, 3, 1e-5), "groups");
+    CHECK_OK(ss_groupnorm_forward(y, gn_stats, x, NULL, gn_b, 4, 1e-5)); /* weight optional on its own */
     ss_tensor *w7 = need(ss_tensor_empty(1, (int64_t[]){7}, SS_CPU), "w7");
     CHECK_FAILS(ss_groupnorm_forward(y, gn_stats, x, w7, gn_b, 4, 1e-5), "weight");
     ss_tensor_free(w7);
