@@ -84,6 +84,31 @@ static inline double test_close(const char *label, const float *a, const float *
     return m;
 }
 
+/* Writes n bytes to path; a test that cannot write its input ends (exit 2). */
+static inline void test_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) {
+        perror(path);
+        exit(2);
+    }
+    fclose(f);
+}
+
+/* The whole file (malloc'd, one spare byte), its size in *n; NULL when it cannot be opened. */
+static inline unsigned char *test_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)len + 1);
+    *n = fread(buf, 1, (size_t)len, f);
+    fclose(f);
+    return buf;
+}
+
 static inline int test_summary(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);

@@ -69,28 +69,6 @@ static const char *tmp_path(char *buf, const char *name)
     return buf;
 }
 
-static void write_text(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(data, 1, n, f);
-        fclose(f);
-    }
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)len + 1);
-    *n = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    return buf;
-}
-
 static int has_shape(const ss_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_t d)
 {
     int64_t want[4] = {a, b, c, d};
@@ -469,13 +447,13 @@ static void test_overwrite(void)
     ss_tensor_free(back);
 
     size_t before_n = 0, after_n = 0;
-    unsigned char *before = read_all(p, &before_n);
+    unsigned char *before = test_read_file(p, &before_n);
     float nan_img[4] = {0, NAN, 0, 0};
     ss_tensor *tn = tensor_from(nan_img, 3, 1, 2, 2, 1);
     CHECK_FAILS(ss_image_save(p, tn), p);
     CHECK(strstr(ss_last_error(), "NaN") != NULL, "NaN message: %s", ss_last_error());
     printf("  expected failure: %s\n", ss_last_error());
-    unsigned char *after = read_all(p, &after_n);
+    unsigned char *after = test_read_file(p, &after_n);
     CHECK(before && after && before_n == after_n && memcmp(before, after, before_n) == 0,
           "a failed save changed the existing file");
     free(before);
@@ -503,10 +481,10 @@ static void test_bad_inputs(void)
 
     /* a text file named .png */
     const char text[] = "this is not an image, just text that happens to end in .png\n";
-    write_text(tmp_path(p, "x.png"), text, sizeof text - 1);
+    test_write_file(tmp_path(p, "x.png"), text, sizeof text - 1);
     expect_load_fails(p, "not a PNG file (bad signature)", p);
     CHECK(ss_last_status() == SS_ERR_FORMAT, "text file: status %d", ss_last_status());
-    write_text(tmp_path(p, "empty.png"), "", 0);
+    test_write_file(tmp_path(p, "empty.png"), "", 0);
     expect_load_fails(p, "not a PNG file", p);
 
     /* a valid PNG cut in half, and cut inside the signature */
@@ -516,28 +494,28 @@ static void test_bad_inputs(void)
     ss_tensor *t = tensor_from(noise, 3, 3, H, W, 1);
     CHECK_OK(ss_image_save(tmp_path(q, "whole.png"), t));
     size_t n = 0;
-    unsigned char *bytes = read_all(q, &n);
+    unsigned char *bytes = test_read_file(q, &n);
     CHECK(bytes && n > 1000, "whole.png has %zu bytes", n);
     if (bytes) {
-        write_text(tmp_path(p, "half.png"), bytes, n / 2);
+        test_write_file(tmp_path(p, "half.png"), bytes, n / 2);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         CHECK(strstr(ss_last_error(), "unexpected end of file") != NULL, "half file: %s", ss_last_error());
-        write_text(tmp_path(p, "sig.png"), bytes, 5);
+        test_write_file(tmp_path(p, "sig.png"), bytes, 5);
         expect_load_fails(p, "truncated", p);
         /* no IEND: the pixels are all there but the file stops early */
-        write_text(tmp_path(p, "noiend.png"), bytes, n - 12);
+        test_write_file(tmp_path(p, "noiend.png"), bytes, n - 12);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         /* flipped bytes inside the image data: a CRC (or zlib) error */
         unsigned char *bad = malloc(n);
         memcpy(bad, bytes, n);
         for (size_t i = n / 2; i < n / 2 + 16; i++) bad[i] ^= 0x5a;
-        write_text(tmp_path(p, "corrupt.png"), bad, n);
+        test_write_file(tmp_path(p, "corrupt.png"), bad, n);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         CHECK(strstr(ss_last_error(), "unexpected end of file") == NULL, "corrupt file reads as truncated");
         /* a corrupt IHDR (width 0) */
         memcpy(bad, bytes, n);
         memset(bad + 16, 0, 4);
-        write_text(tmp_path(p, "ihdr.png"), bad, n);
+        test_write_file(tmp_path(p, "ihdr.png"), bad, n);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         free(bad);
     }

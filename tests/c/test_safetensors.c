@@ -17,29 +17,6 @@ static const char *tmp_path(char *buf, const char *name)
     return buf;
 }
 
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, n, f) != n) {
-        perror(path);
-        exit(2);
-    }
-    fclose(f);
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)len + 1);
-    *n = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    return buf;
-}
-
 /* A file made of an 8-byte length, `header` padded with spaces to a multiple of 8,
  * and `ndata` bytes of data. */
 static void write_st(const char *path, const char *header, const void *data, size_t ndata)
@@ -50,7 +27,7 @@ static void write_st(const char *path, const char *header, const void *data, siz
     memcpy(buf + 8, header, h);
     memset(buf + 8 + h, ' ', padded - h);
     if (ndata) memcpy(buf + 8 + padded, data, ndata);
-    write_bytes(path, buf, 8 + padded + ndata);
+    test_write_file(path, buf, 8 + padded + ndata);
     free(buf);
 }
 
@@ -100,7 +77,7 @@ static void test_round_trip(ss_rng *g)
     CHECK_OK(ss_safetensors_write(path, names, cts, NT, keys, values, 5));
 
     size_t n = 0;
-    unsigned char *bytes = read_all(path, &n);
+    unsigned char *bytes = test_read_file(path, &n);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | bytes[i];
     int64_t data = 0;
@@ -187,19 +164,19 @@ static void test_known_bytes(void)
     const ss_tensor *ts[1] = {t};
     CHECK_OK(ss_safetensors_write(path, names, ts, 1, NULL, NULL, 0));
     size_t n = 0;
-    unsigned char *got = read_all(path, &n);
+    unsigned char *got = test_read_file(path, &n);
     CHECK(n == sizeof expect && memcmp(got, expect, n) == 0, "attn.0: %zu bytes differ from the reference's", n);
     free(got);
 
     static const unsigned char empty[] = {8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32};
     CHECK_OK(ss_safetensors_write(path, NULL, NULL, 0, NULL, NULL, 0));
-    got = read_all(path, &n);
+    got = test_read_file(path, &n);
     CHECK(n == sizeof empty && memcmp(got, empty, n) == 0, "empty file: %zu bytes", n);
     free(got);
     static const char framework[] = "{\"__metadata__\":{\"framework\":\"pt\"}}     ";
     const char *k[1] = {"framework"}, *val[1] = {"pt"};
     CHECK_OK(ss_safetensors_write(path, NULL, NULL, 0, k, val, 1));
-    got = read_all(path, &n);
+    got = test_read_file(path, &n);
     CHECK(n == 48 && got[0] == 40 && memcmp(got + 8, framework, 40) == 0, "metadata-only file: %zu bytes", n);
     free(got);
     ss_safetensors *st = ss_safetensors_open(path);
@@ -310,11 +287,11 @@ static void test_truncated(ss_rng *g)
     const char *k[1] = {"epoch"}, *v[1] = {"12"};
     CHECK_OK(ss_safetensors_write(path, names, ts, 2, k, v, 1));
     size_t n = 0;
-    unsigned char *bytes = read_all(path, &n);
+    unsigned char *bytes = test_read_file(path, &n);
     size_t hlen = bytes[0] | (size_t)bytes[1] << 8;
     size_t cuts[] = {0, 1, 7, 8, 9, 8 + hlen / 2, 8 + hlen - 1, 8 + hlen, 8 + hlen + 1, 8 + hlen + 4 * 72, n - 4, n - 1};
     for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
-        write_bytes(cut, bytes, cuts[c]);
+        test_write_file(cut, bytes, cuts[c]);
         ss_clear_error();
         ss_safetensors *st = ss_safetensors_open(cut);
         CHECK(st == NULL && ss_last_status() == SS_ERR_FORMAT && strstr(ss_last_error(), "truncated"),
@@ -326,7 +303,7 @@ static void test_truncated(ss_rng *g)
     unsigned char *longer = malloc(n + 3);
     memcpy(longer, bytes, n);
     memset(longer + n, 0, 3);
-    write_bytes(cut, longer, n + 3);
+    test_write_file(cut, longer, n + 3);
     expect_open_fails(cut, SS_ERR_FORMAT, "3 trailing bytes");
     free(longer);
     free(bytes);
@@ -384,17 +361,17 @@ static void test_corrupt(void)
     }
     /* A header length beyond the format's limit, and one beyond the file. */
     unsigned char huge[16] = {0, 0, 0, 0, 0, 1, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
-    write_bytes(path, huge, sizeof huge);
+    test_write_file(path, huge, sizeof huge);
     expect_open_fails(path, SS_ERR_FORMAT, "exceeds the format's limit");
     unsigned char past[16] = {200, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
-    write_bytes(path, past, sizeof past);
+    test_write_file(path, past, sizeof past);
     expect_open_fails(path, SS_ERR_FORMAT, "truncated");
     unsigned char nul[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', 0, ' ', ' ', ' ', ' '};
-    write_bytes(path, nul, sizeof nul);
+    test_write_file(path, nul, sizeof nul);
     expect_open_fails(path, SS_ERR_FORMAT, "NUL byte");
     /* Not a safetensors file at all: a PNG signature reads as a huge header length. */
     unsigned char png[16] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
-    write_bytes(path, png, sizeof png);
+    test_write_file(path, png, sizeof png);
     expect_open_fails(path, SS_ERR_FORMAT, "not a safetensors file");
     /* Accepted: whitespace padding of any kind, metadata null, zero-sized entries anywhere. */
     write_st(path,
@@ -425,7 +402,7 @@ static void test_io_errors(void)
     const ss_tensor *old_t[1] = {a}, *new_t[1] = {b};
     CHECK_OK(ss_safetensors_write(path, names, old_t, 1, NULL, NULL, 0));
     size_t n0 = 0, n1 = 0;
-    unsigned char *before = read_all(path, &n0);
+    unsigned char *before = test_read_file(path, &n0);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     CHECK(mkdir(tmp, 0700) == 0, "mkdir %s: %s", tmp, strerror(errno));
     ss_clear_error();
@@ -433,7 +410,7 @@ static void test_io_errors(void)
     CHECK(rc == SS_ERR_IO && strstr(ss_last_error(), "cannot create temporary file"), "write over a blocked tmp: %d %s",
           rc, ss_last_error());
     printf("  expected failure: %s\n", ss_last_error());
-    unsigned char *after = read_all(path, &n1);
+    unsigned char *after = test_read_file(path, &n1);
     CHECK(after && n0 == n1 && memcmp(before, after, n0) == 0, "the old checkpoint is intact");
     free(after);
     ss_safetensors *st = ss_safetensors_open(path);
