@@ -510,6 +510,27 @@ int ss_mse_forward(double *loss, const ss_tensor *pred, const ss_tensor *target,
 int ss_mse_backward(ss_tensor *grad_pred, const ss_tensor *pred, const ss_tensor *target, const ss_tensor *weight,
                     int sum_pixels, double grad_loss);
 
+/* ------------------------------------------------ nn: attention and dropout */
+
+/* Multi-head self-attention over the T = H·W positions of a feature map (ADM's
+ * QKVAttention, chunked order): qkv (N,3C,...) holds q, k and v as consecutive blocks of
+ * C channels, each split into `heads` heads of d = C/heads channels. Per image and head,
+ * W = softmax over s of (q_tᵀ k_s)/√d, a (T,T) matrix computed with the row maximum
+ * subtracted, and out[c][t] = Σ_s W[t][s] v[c][s].
+ * out: (N,C,...), qkv: (N,3C,...) with the same trailing sizes (product T);
+ * weights: N·heads·T·T floats (any shape), written with W for the backward. */
+int ss_attention_forward(ss_tensor *out, ss_tensor *weights, const ss_tensor *qkv, int heads);
+/* grad_qkv (N,3C,...) = ∂L/∂qkv (written); grad_out: (N,C,...); qkv and weights from the forward. */
+int ss_attention_backward(ss_tensor *grad_qkv, const ss_tensor *grad_out, const ss_tensor *qkv,
+                          const ss_tensor *weights, int heads);
+
+/* Inverted dropout with a Philox mask: mask = bernoulli(1 − p)/(1 − p) drawn from g (one
+ * ss_rng_bernoulli draw), out = in·mask; p = 0 writes mask = 1 and draws nothing, p in [0, 1).
+ * out, mask, in: the same shape; out may alias in. */
+int ss_dropout_forward(ss_tensor *out, ss_tensor *mask, const ss_tensor *in, float p, ss_rng *g);
+/* grad_in = grad_out·mask (written; may alias grad_out). */
+int ss_dropout_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *mask);
+
 /* ------------------------------------------------ nn: optimisers */
 
 /* One Adam step on a parameter tensor, fused (torch.optim.Adam/AdamW, 1.13):
