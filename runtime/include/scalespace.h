@@ -525,8 +525,9 @@ int ss_attention_backward(ss_tensor *grad_qkv, const ss_tensor *grad_out, const 
                           const ss_tensor *weights, int heads);
 
 /* Inverted dropout with a Philox mask: mask = bernoulli(1 − p)/(1 − p) drawn from g (one
- * ss_rng_bernoulli draw), out = in·mask; p = 0 writes mask = 1 and draws nothing, p in [0, 1).
- * out, mask, in: the same shape; out may alias in. */
+ * ss_rng_bernoulli draw), out = in·mask; p = 0 writes mask = 1 and draws nothing (g may be
+ * NULL then), p in [0, 1). out, mask, in: the same shape; out may alias in, the mask shares
+ * memory with neither. */
 int ss_dropout_forward(ss_tensor *out, ss_tensor *mask, const ss_tensor *in, float p, ss_rng *g);
 /* grad_in = grad_out·mask (written; may alias grad_out). */
 int ss_dropout_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *mask);
