@@ -15,7 +15,7 @@
  *             dk (d,T)   = α · q · dS                    [dk[c][s] = α Σ_t q[c][t] dS[t][s]]
  * Every product is one sgemm on the tensors' own memory; only dW/dS needs
  * scratch, (T,T) per thread. The softmax exponentiates S − (row max), so no
- * score can overflow, with an exp that vectorises (exp_nonpos), and sums the row
+ * score can overflow, with an exp that vectorises (ss_exp_nonpos, nn/vexp.h), and sums the row
  * in double.
  *
  * Threads, as in conv2d.c: with at least as many pairs as threads and enough
@@ -26,6 +26,7 @@
  * rounding when it threads a product). */
 #include "core/internal.h"
 #include "ops/par.h"
+#include "nn/vexp.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -86,39 +87,6 @@ static int check_like(const char *op, const char *arg, const ss_tensor *t, const
 
 /* ------------------------------------------------------------ one pair */
 
-/* e^x for x <= 0 (and NaN), written so that GCC vectorises a loop of it: glibc's
- * expf is a call per value and took half of the forward's time at T = 196.
- * x = n·ln2 + r with n = round(x·log2 e) read from the low bits of
- * x·log2 e + 1.5·2^23, e^r by Cephes's expf polynomial, 2^n through the exponent
- * bits. Within 1.02 ulp of e^x on (−87, 0] (every float checked, with and without
- * FMA); 0 from −87 down (e^−87 ≈ 1.6e−38), NaN stays NaN. The clamp to −87 works
- * on the bits because GCC 12 turns it into a branch as a float select, which
- * stops the vectorisation below AVX-512. */
-static inline float exp_nonpos(float x)
-{
-    const int32_t keep = -(int32_t)(x > -87.0f), lo = (int32_t)0xC2AE0000; /* −87.0f */
-    int32_t xb;
-    memcpy(&xb, &x, sizeof xb);
-    xb = (xb & keep) | (lo & ~keep);
-    float xc;
-    memcpy(&xc, &xb, sizeof xc);
-    const float t = xc * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
-    int32_t tb;
-    memcpy(&tb, &t, sizeof tb);
-    const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f; /* ln2 in two parts */
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    const int32_t bits = ((tb - 0x4B400000 + 127) << 23) & keep; /* 2^n, or 0 below −87 */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale + (x == x ? 0.0f : x);
-}
-
 /* Softmax of one row in place, with the row maximum subtracted; max and sum in
  * fixed lanes (the sum in double, SS_LANE_SUM) so that they vectorise. */
 static void softmax_row(float *row, int64_t n)
@@ -131,7 +99,7 @@ static void softmax_row(float *row, int64_t n)
     float m = row[0];
     for (int l = 0; l < 16; l++) m = lane[l] > m ? lane[l] : m;
     for (; s < n; s++) m = row[s] > m ? row[s] : m;
-    for (s = 0; s < n; s++) row[s] = exp_nonpos(row[s] - m);
+    for (s = 0; s < n; s++) row[s] = ss_exp_nonpos(row[s] - m);
     double sum[1];
 #define SUM_TERMS(k, acc, l) acc[0][l] += (double)row[k]
     SS_LANE_SUM(1, 0, n, sum, SUM_TERMS);

@@ -2,6 +2,7 @@
  * per image n and group g of C/G channels, y = (x − μ)·rstd·weight[c] + bias[c] with
  * μ, rstd = 1/sqrt(var + eps) over the group's (C/G)·H·W values (biased variance). */
 #include "core/internal.h"
+#include "ops/par.h"
 #include <math.h>
 
 static int groupnorm_check(const char *op, const ss_tensor *x, const ss_tensor *weight, const ss_tensor *bias,
@@ -48,11 +49,15 @@ int ss_groupnorm_forward(ss_tensor *out, ss_tensor *stats, const ss_tensor *in, 
 #pragma omp parallel for schedule(static) if (N * C * P > 32768)
     for (int64_t ng = 0; ng < N * groups; ng++) {
         const float *xg = x + ng * M;
-        double s = 0, q = 0;
-        for (int64_t i = 0; i < M; i++) s += xg[i];
-        const double mu = s / M;
-        for (int64_t i = 0; i < M; i++) q += (xg[i] - mu) * (xg[i] - mu);
-        const double rstd = 1.0 / sqrt(q / M + eps);
+        double s[1], q[1];
+#define SUM_TERMS(k, acc, l) acc[0][l] += xg[k]
+        SS_LANE_SUM(1, 0, M, s, SUM_TERMS);
+#undef SUM_TERMS
+        const double mu = s[0] / M;
+#define SQ_TERMS(k, acc, l) acc[0][l] += (xg[k] - mu) * (xg[k] - mu)
+        SS_LANE_SUM(1, 0, M, q, SQ_TERMS);
+#undef SQ_TERMS
+        const double rstd = 1.0 / sqrt(q[0] / M + eps);
         st[2 * ng] = (float)mu;
         st[2 * ng + 1] = (float)rstd;
         const int64_t c0 = (ng % groups) * cg;
@@ -91,24 +96,23 @@ int ss_groupnorm_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor 
             for (int64_t c = 0; c < cg; c++) {
                 const double wc = w ? w[c0 + c] : 1.0;
                 const float *xc = x + ng * M + c * P, *dc = dy + ng * M + c * P;
-                double a = 0, bq = 0;
-                for (int64_t i = 0; i < P; i++) {
-                    a += dc[i];
-                    bq += dc[i] * (xc[i] - mu);
-                }
-                s1 += wc * a;
-                s2 += wc * bq * rstd;
+                double ab[2];
+#define AB_TERMS(k, acc, l) acc[0][l] += dc[k], acc[1][l] += dc[k] * (xc[k] - mu)
+                SS_LANE_SUM(2, 0, P, ab, AB_TERMS);
+#undef AB_TERMS
+                s1 += wc * ab[0];
+                s2 += wc * ab[1] * rstd;
             }
             s1 /= M;
             s2 /= M;
+            /* dx = rstd·(dy·w − s1 − x̂·s2) = a·dy + b·x + c0 per channel, in float */
             for (int64_t c = 0; c < cg; c++) {
-                const float wc = w ? w[c0 + c] : 1.0f;
+                const double wc = w ? w[c0 + c] : 1.0;
+                const float a = (float)(rstd * wc), b = (float)(-rstd * rstd * s2),
+                            o = (float)(rstd * (mu * rstd * s2 - s1));
                 const float *xc = x + ng * M + c * P, *dc = dy + ng * M + c * P;
                 float *oc = dx + ng * M + c * P;
-                for (int64_t i = 0; i < P; i++) {
-                    const double xh = (xc[i] - mu) * rstd;
-                    oc[i] = (float)(rstd * (dc[i] * wc - s1 - xh * s2));
-                }
+                for (int64_t i = 0; i < P; i++) oc[i] = a * dc[i] + b * xc[i] + o;
             }
         }
     }
@@ -122,13 +126,12 @@ int ss_groupnorm_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor 
                 const int64_t ng = n * groups + c / cg;
                 const double mu = st[2 * ng], rstd = st[2 * ng + 1];
                 const float *xc = x + (n * C + c) * P, *dc = dy + (n * C + c) * P;
-                double a = 0, bq = 0;
-                for (int64_t i = 0; i < P; i++) {
-                    a += dc[i];
-                    bq += dc[i] * (xc[i] - mu);
-                }
-                sb += a;
-                sw += bq * rstd;
+                double ab[2];
+#define AB_TERMS(k, acc, l) acc[0][l] += dc[k], acc[1][l] += dc[k] * (xc[k] - mu)
+                SS_LANE_SUM(2, 0, P, ab, AB_TERMS);
+#undef AB_TERMS
+                sb += ab[0];
+                sw += ab[1] * rstd;
             }
             if (gw) gw[c] += (float)sw;
             if (gb) gb[c] += (float)sb;
