@@ -849,6 +849,23 @@ static int pmain(lua_State *L)
     return 0;
 }
 
+/* OpenBLAS 0.3.21 (Debian 12) predates Zen 4 and 5 and runs them on its AVX2 (Haswell)
+ * kernels, half the sgemm speed of its AVX-512 (SkylakeX) kernels there; OpenBLAS 0.3.22
+ * and later pick those itself. It reads OPENBLAS_CORETYPE when it loads, before main, so
+ * when the CPU has AVX-512 and no core was chosen, set it and start again. An explicit
+ * OPENBLAS_CORETYPE is left alone. */
+static void choose_blas_kernels(char **argv)
+{
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* no exec: go on with the kernels already loaded */
+}
+
 int main(int argc, char **argv)
 {
     struct smain s;
@@ -861,6 +878,7 @@ int main(int argc, char **argv)
         argc = 1;
         argv = fake;
     }
+    choose_blas_kernels(argv);
     if (collect_args(argc, argv, &s.opt) != 0)
         return 1;
     if (s.opt.has_h) {
