@@ -252,4 +252,101 @@ function M.load_into(path, expected, opts)
   return meta
 end
 
+----------------------------------------------------------------- training state
+
+local function encode_config(v)
+  local t = type(v)
+  if t == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    if #keys == #v then -- a list
+      local parts = {}
+      for i = 1, #v do parts[i] = encode_config(v[i]) end
+      return "[" .. table.concat(parts, ",") .. "]"
+    end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    local parts = {}
+    for _, k in ipairs(keys) do parts[#parts + 1] = string.format("%q:%s", tostring(k), encode_config(v[k])) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "number" or t == "boolean" or t == "string" then
+    return t == "string" and string.format("%q", v) or meta_text("config", v)
+  end
+  return '"' .. lib.typename(v) .. '"' -- rng objects and the like: named, not stored
+end
+M.encode_config = encode_config
+
+-- A decimal metadata text as an exact uint64 (RNG seeds and offsets may exceed 2^53).
+local function parse_u64(text, path, key)
+  if type(text) ~= "string" or not text:match("^%d+$") or #text > 20
+      or (#text == 20 and text > "18446744073709551615") then
+    raise(string.format("checkpoint.load_state: %s: %s is %s, not an unsigned 64-bit integer", path, key,
+      tostring(text)))
+  end
+  local v = ffi.new("uint64_t", 0)
+  for i = 1, #text do v = v * 10 + (text:byte(i) - 48) end
+  return v
+end
+
+-- The tensors and metadata of a training state s (see save_state).
+local function state_entries(s, fname)
+  if type(s) ~= "table" then arg_error(fname, 2, "a state table {model=, ema=, optim=, rng=, step=, config=}", s) end
+  local tensors, meta = {}, {}
+  local named = s.model and s.model:named_parameters() or {}
+  for _, e in ipairs(named) do tensors["model." .. e.name] = e.param end
+  if s.ema then
+    if #s.ema.shadow ~= #named then
+      raise(string.format("%s: the EMA holds %d tensors, the model %d parameters", fname, #s.ema.shadow, #named))
+    end
+    for i, e in ipairs(named) do tensors["ema." .. e.name] = s.ema.shadow[i] end
+    meta["ema.updates"] = s.ema.updates
+  end
+  if s.optim then
+    local t, m = s.optim:state("optim.")
+    for k, v in pairs(t) do tensors[k] = v end
+    for k, v in pairs(m) do meta[k] = v end
+  end
+  if s.rng then meta["rng.seed"], meta["rng.offset"] = s.rng.seed, s.rng.offset end
+  if s.model and s.model.rng then -- the network's own generator (dropout masks)
+    meta["model.rng.seed"], meta["model.rng.offset"] = s.model.rng.seed, s.model.rng.offset
+  end
+  if s.step then meta.step = s.step end
+  if s.config then meta.config = encode_config(s.config) end
+  for k, v in pairs(s.meta or {}) do meta[k] = v end
+  return tensors, meta
+end
+
+--- Saves a whole training state atomically: s.model (an ss.nn module; its parameters as
+-- "model.<name>"), s.ema (an ss.optim.EMA of those parameters: "ema.<name>"), s.optim (an
+-- ss.optim.Adam: moments and step), s.rng (an ss.rng: seed and offset, exact; the model's
+-- own generator for dropout, model.rng, is kept too), s.step,
+-- s.config (a table, stored as JSON text in the metadata) and s.meta (more metadata).
+-- Every field is optional. Returns path.
+function M.save_state(path, s)
+  local tensors, meta = state_entries(s, "checkpoint.save_state")
+  return M.save(path, tensors, meta)
+end
+
+--- Restores a state saved by save_state into the same kind of objects (same fields):
+-- parameters, EMA, optimiser moments and step count, RNG state. When s.config is given it
+-- must equal the saved config (a resumed run with other settings is an error, naming both).
+-- Returns the saved step (a number, or nil) and the metadata.
+function M.load_state(path, s)
+  local fname = "checkpoint.load_state"
+  local tensors = state_entries(s, fname)
+  local meta = M.meta(path)
+  if s.config and meta.config ~= encode_config(s.config) then
+    raise(string.format("%s: %s was saved with config %s, not %s", fname, path, tostring(meta.config),
+      encode_config(s.config)))
+  end
+  meta = M.load_into(path, tensors, { strict = false })
+  if s.optim then s.optim.step_count = tonumber(meta["optim.step"]) or 0 end
+  if s.ema then s.ema.updates = tonumber(meta["ema.updates"]) or 0 end
+  for key, g in pairs { rng = s.rng, ["model.rng"] = s.model and s.model.rng } do
+    if not meta[key .. ".seed"] then raise(fname .. ": " .. path .. " holds no " .. key .. " state") end
+    g.seed, g.offset = parse_u64(meta[key .. ".seed"], path, key .. ".seed"),
+      parse_u64(meta[key .. ".offset"], path, key .. ".offset")
+  end
+  return tonumber(meta.step), meta
+end
+
 return M

@@ -84,6 +84,50 @@ describe("checkpoint", function()
     assert.are.same(m, ck.meta(path))
   end)
 
+  it("saves and restores a whole training state bit for bit", function()
+    local cfg = { in_ch = 1, ch = 4, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 2 }, groups = 2, image_size = 4,
+      dropout = 0.1, seed = 3 }
+    local function setup()
+      local net = ss.nn.UNet(cfg)
+      local params, grads = net:parameters()
+      return { model = net, optim = ss.optim.Adam(params, grads, { lr = 1e-2 }), ema = ss.optim.EMA(params, 0.99),
+        rng = ss.rng(11), config = cfg }
+    end
+    local function train(s, steps)
+      for _ = 1, steps do
+        local x = s.rng:normal { 2, 1, 4, 4 }
+        s.model:zero_grad()
+        local y = s.model:forward(x, { 3, 7 })
+        s.model:backward(x, ss.nn.mse_backward(y, x))
+        s.optim:step()
+        s.ema:update()
+      end
+    end
+    local a = setup()
+    train(a, 3)
+    local path = dir .. "/state.safetensors"
+    ck.save_state(path, { model = a.model, optim = a.optim, ema = a.ema, rng = a.rng, step = 3, config = cfg })
+    local b = setup()
+    local step = ck.load_state(path, b)
+    assert.equals(3, step)
+    assert.equals(a.optim.step_count, b.optim.step_count)
+    assert.equals(a.ema.updates, b.ema.updates)
+    assert.are.same(a.rng:state(), b.rng:state())
+    assert.are.same(a.model.rng:state(), b.model.rng:state()) -- dropout's generator
+    train(a, 2)
+    train(b, 2)
+    local pa, pb = a.model:parameters(), b.model:parameters()
+    for i = 1, #pa do assert.is_true(bits(pa[i]) == bits(pb[i])) end
+    for i = 1, #pa do assert.is_true(bits(a.ema.shadow[i]) == bits(b.ema.shadow[i])) end
+    -- another config is refused, naming both
+    local c = setup()
+    c.config = { ch = 8 }
+    assert.has_error(function() ck.load_state(path, c) end)
+    local ok, err = pcall(ck.load_state, path, c)
+    assert.is_false(ok)
+    assert.matches('was saved with config {.*"ch":4.*}, not {"ch":8}', err)
+  end)
+
   it("keeps an RNG's state exactly in metadata", function()
     local g = ss.rng(20250301)
     g:normal { 1001 }
