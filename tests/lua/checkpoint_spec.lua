@@ -119,6 +119,18 @@ describe("checkpoint", function()
     local pa, pb = a.model:parameters(), b.model:parameters()
     for i = 1, #pa do assert.is_true(bits(pa[i]) == bits(pb[i])) end
     for i = 1, #pa do assert.is_true(bits(a.ema.shadow[i]) == bits(b.ema.shadow[i])) end
+    -- the config comes back as a table, and rebuilds the same network
+    local saved = ck.config(path)
+    assert.are.same({ 1, 2 }, saved.mult)
+    assert.equals(0.1, saved.dropout)
+    assert.equals(2, saved.groups)
+    assert.equals(ss.nn.UNet(saved):num_parameters(), a.model:num_parameters())
+    assert.are.same({ a = { "x\"y\n", true, -1.5e-300 }, b = {} }, ck.config((function()
+      ck.save_state(dir .. "/cfg.safetensors", { config = { a = { "x\"y\n", true, -1.5e-300 }, b = {} } })
+      return dir .. "/cfg.safetensors"
+    end)()))
+    ck.save(dir .. "/bad.safetensors", { x = ss.zeros { 1 } }, { config = '{"a":[1,}' })
+    assert.has_error(function() ck.config(dir .. "/bad.safetensors") end)
     -- another config is refused, naming both
     local c = setup()
     c.config = { ch = 8 }
