@@ -437,13 +437,8 @@ int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *gr
     SS_TRY(check_shape(op, "grad_in", grad_in, 4, g.n, g.cin, g.h, g.w));
     SS_TRY(check_shape(op, "grad_weight", grad_weight, 4, g.cout, g.cin, g.kh, g.kw));
     SS_TRY(check_shape(op, "grad_bias", grad_bias, 1, g.cout, 0, 0, 0));
-    const ss_tensor *ts[6] = {grad_out, in, weight, grad_in, grad_weight, grad_bias};
-    static const char *const names[5] = {"grad_out", "in", "weight", "grad_in", "grad_weight"};
-    int dev = ss_common_device_given(op, 6, ts);
+    const int dev = ss_check_layer_backward(op, grad_out, in, weight, grad_in, grad_weight, grad_bias);
     if (dev < 0) return dev;
-    SS_TRY(ss_check_no_overlap(op, "grad_in", grad_in, 3, ts, names));
-    SS_TRY(ss_check_no_overlap(op, "grad_weight", grad_weight, 4, ts, names));
-    SS_TRY(ss_check_no_overlap(op, "grad_bias", grad_bias, 5, ts, names));
     if (dev != SS_CPU) return ss_cuda_missing(op);
 
     if (grad_bias) bias_grad(&g, grad_bias->data, grad_out->data);
