@@ -2,25 +2,15 @@
 bilinear resize (forward, and the autograd VJP a user would take as the adjoint).
 Prints one `case=... median_ms=...` line per case; run by bench/ops.lua."""
 import sys
-import time
 
 import numpy as np
 import scipy.fft as sf
 import torch
 import torch.nn.functional as F
 
+from timing import median_ms
+
 torch.set_num_threads(2)
-
-
-def median_ms(fn, reps=11, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * sorted(times)[len(times) // 2]
 
 
 def heat_case(shape, t):

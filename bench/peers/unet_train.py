@@ -4,28 +4,16 @@ layers), and one 3x3 convolution's forward+backward for the GFLOP/s comparison.
 usage: python3 unet_train.py THREADS; prints `case=... median_ms=...` lines."""
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
+from timing import median_ms  # noqa: E402
 from unet_torch import UNet  # noqa: E402
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 torch.manual_seed(0)
-
-
-def median_ms(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * sorted(times)[len(times) // 2]
-
 
 net = UNet(in_ch=1, ch=32, mult=(1, 2, 2), num_res_blocks=2, attn_res=(7,), dropout=0.1, image_size=28)
 net.train()
@@ -41,7 +29,7 @@ def step():
     opt.step()
 
 
-print("case=unet_step peer=torch median_ms=%.6f" % median_ms(step, 7))
+print("case=unet_step peer=torch median_ms=%.6f" % median_ms(step, reps=7))
 
 xc = torch.randn(32, 64, 14, 14, requires_grad=True)
 conv = torch.nn.Conv2d(64, 64, 3, padding=1)

@@ -262,47 +262,34 @@ function SiLU:backward(x, gout)
   return gin
 end
 
-local AvgPool2d = M.class("AvgPool2d")
-M.AvgPool2d = AvgPool2d
-
---- 2x2 average pooling with stride 2 (the only size the kernels have).
-function AvgPool2d.new(k)
-  if k ~= nil and k ~= 2 then raise("nn.AvgPool2d: only 2x2 pooling is implemented, got " .. tostring(k)) end
-  return M.new(AvgPool2d)
+-- A parameter-free 2x resampling module over a C forward/backward pair; size(n) is an
+-- output height or width from an input one.
+local function resampler(name, what, size_of, forward, backward)
+  local cls = M.class(name)
+  cls.new = function(f)
+    if f ~= nil and f ~= 2 then raise(string.format("nn.%s: only %s is implemented, got %s", name, what, tostring(f))) end
+    return M.new(cls)
+  end
+  function cls:forward(x)
+    local out = buffer(self, "out", { size(x, 1), size(x, 2), size_of(size(x, 3)), size_of(size(x, 4)) })
+    check(forward(out.p, x.p))
+    return out
+  end
+  function cls:backward(x, gout)
+    local gin = buffer_like(self, "gin", x)
+    check(backward(gin.p, gout.p))
+    return gin
+  end
+  return cls
 end
 
-function AvgPool2d:forward(x)
-  local out = buffer(self, "out", { size(x, 1), size(x, 2), math.floor(size(x, 3) / 2), math.floor(size(x, 4) / 2) })
-  check(C.ss_avgpool2_forward(out.p, x.p))
-  return out
-end
-
-function AvgPool2d:backward(x, gout)
-  local gin = buffer_like(self, "gin", x)
-  check(C.ss_avgpool2_backward(gin.p, gout.p))
-  return gin
-end
-
-local Upsample = M.class("Upsample")
+--- AvgPool2d(2): 2x2 average pooling with stride 2 (the only size the kernels have).
+M.AvgPool2d = resampler("AvgPool2d", "2x2 pooling", function(n) return math.floor(n / 2) end, C.ss_avgpool2_forward,
+  C.ss_avgpool2_backward)
+--- Upsample(2): nearest-neighbour up-sampling by 2.
+local Upsample = resampler("Upsample", "a factor of 2", function(n) return 2 * n end, C.ss_upsample2_forward,
+  C.ss_upsample2_backward)
 M.Upsample = Upsample
-
---- Nearest-neighbour up-sampling by 2.
-function Upsample.new(s)
-  if s ~= nil and s ~= 2 then raise("nn.Upsample: only a factor of 2 is implemented, got " .. tostring(s)) end
-  return M.new(Upsample)
-end
-
-function Upsample:forward(x)
-  local out = buffer(self, "out", { size(x, 1), size(x, 2), 2 * size(x, 3), 2 * size(x, 4) })
-  check(C.ss_upsample2_forward(out.p, x.p))
-  return out
-end
-
-function Upsample:backward(x, gout)
-  local gin = buffer_like(self, "gin", x)
-  check(C.ss_upsample2_backward(gin.p, gout.p))
-  return gin
-end
 
 local Dropout = M.class("Dropout")
 M.Dropout = Dropout

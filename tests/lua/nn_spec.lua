@@ -61,29 +61,22 @@ local function fd_check(m, x, extra, g, what)
   m:zero_grad()
   m:forward(x, extra)
   local gx = m:backward(x, r):clone()
-  local worst = 0
   local h = 1e-2
-  for _, i in ipairs { 1, 7, math.floor(x:numel() / 2), x:numel() } do
-    local v = x.p.data[i - 1]
-    x.p.data[i - 1] = v + h
+  -- |central difference − analytic gradient| at element i of t, relative to max(1, |fd|)
+  local function probe(t, grad, i)
+    local v = t.p.data[i - 1]
+    t.p.data[i - 1] = v + h
     local lp = loss()
-    x.p.data[i - 1] = v - h
+    t.p.data[i - 1] = v - h
     local lm = loss()
-    x.p.data[i - 1] = v
+    t.p.data[i - 1] = v
     local fd = (lp - lm) / (2 * h)
-    worst = math.max(worst, math.abs(fd - gx.p.data[i - 1]) / math.max(1, math.abs(fd)))
+    return math.abs(fd - grad.p.data[i - 1]) / math.max(1, math.abs(fd))
   end
+  local worst = 0
+  for _, i in ipairs { 1, 7, math.floor(x:numel() / 2), x:numel() } do worst = math.max(worst, probe(x, gx, i)) end
   for _, e in ipairs(m:named_parameters()) do
-    local p, gp = e.param, e.grad
-    local i = math.floor((p:numel() + 1) / 2)
-    local v = p.p.data[i - 1]
-    p.p.data[i - 1] = v + h
-    local lp = loss()
-    p.p.data[i - 1] = v - h
-    local lm = loss()
-    p.p.data[i - 1] = v
-    local fd = (lp - lm) / (2 * h)
-    worst = math.max(worst, math.abs(fd - gp.p.data[i - 1]) / math.max(1, math.abs(fd)))
+    worst = math.max(worst, probe(e.param, e.grad, math.floor((e.param:numel() + 1) / 2)))
   end
   print(string.format("nn finite differences %-9s worst %.2e (seed 5)", what, worst))
   assert.is_true(worst < 2e-2)
