@@ -31,13 +31,14 @@ end
 
 local function size(t, d) return tonumber(t.p.shape[d - 1]) end
 
--- The buffer `key` of module m with `shape`, reused while the shape stays. Flexi-UNet
--- calls alternate between a few resolutions, so each shape keeps its own buffer.
-local function buffer(m, key, shape)
+-- The buffer `key` of module m with `shape`, reused while the shape stays (zeros when
+-- created with `zeroed`). Flexi-UNet calls alternate between a few resolutions, so each
+-- shape keeps its own buffer.
+local function buffer(m, key, shape, zeroed)
   local sig = key .. table.concat(shape, "x")
   local t = m._buf[sig]
   if not t then
-    t = tensor.empty(shape)
+    t = zeroed and tensor.zeros(shape) or tensor.empty(shape)
     m._buf[sig] = t
   end
   return t
@@ -730,7 +731,7 @@ function UNet:forward(x, t, opts)
         skip = stack[j]
         stack[j] = nil
       else -- a resolution change: the bypassed encoder level's skips are zeros
-        skip = buffer(self, "zero", { n, block.norm1.ch - size(h, 2), size(h, 3), size(h, 4) }):fill(0)
+        skip = buffer(self, "zero", { n, block.norm1.ch - size(h, 2), size(h, 3), size(h, 4) }, true) -- never written
       end
       local cat = buffer(self, "cat" .. l .. "." .. i, { n, block.norm1.ch, size(h, 3), size(h, 4) })
       check(C.ss_cat(cat.p, ffi.new("const ss_tensor*[2]", h.p, skip.p), 2, 1))
