@@ -41,6 +41,8 @@ local function solve(fname, fn, A, b, opts)
   return x, info_table(info, rc)
 end
 
+op.interpreted(solve)
+
 --- Solves A x = b by BiCGSTAB (unpreconditioned, restarts on near breakdown).
 -- opts: x0 (warm start), tol (relative, default 1e-6), abs_tol (‖r‖₂ bound),
 -- maxiter (1000). Returns x, info{iterations, converged, restarts, residual, message}.
@@ -92,5 +94,9 @@ function M.power_iteration(A, opts)
   check(C.ss_power_iteration(lam, A.c, opts.iterations or 100, seed))
   return lam[0]
 end
+
+-- these call C that may call a Lua-written operator back
+op.interpreted(M.lanczos)
+op.interpreted(M.power_iteration)
 
 return M

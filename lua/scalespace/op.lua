@@ -241,4 +241,16 @@ function M.check(op, opts)
   return err[0]
 end
 
+--- Marks `fn`, a Lua function that calls C which may call a Lua operator back,
+-- as never compiled. LuaJIT cannot enter a callback from a C call made by
+-- compiled code ("bad callback", an unrecoverable panic); a trace that reaches
+-- a function marked so ends there, and the C call runs in the interpreter.
+function M.interpreted(fn)
+  jit.off(fn)
+  return fn
+end
+M.interpreted(Op.apply)
+M.interpreted(Op.adjoint)
+M.interpreted(M.check)
+
 return M

@@ -70,6 +70,33 @@ describe("operators", function()
     assert.are.equal(0, maxdiff(M(x), direct))
   end)
 
+  it("keeps C calls that may call a Lua operator back out of compiled traces", function()
+    -- compiled code must not enter an FFI callback (LuaJIT panics: "bad callback"),
+    -- so with every loop hot at once the recorder must stop at those calls
+    local id = ss.op.new { name = "id", in_shape = { 4, 4 }, out_shape = { 4, 4 },
+      apply = function(x) return x end, adjoint = function(y) return y end }
+    local x, log = ss.ones { 1, 4, 4 }, os.tmpname()
+    local v = require "jit.v"
+    jit.opt.start("hotloop=1", "hotexit=1")
+    v.on(log)
+    local ok, err = pcall(function()
+      for _ = 1, 50 do
+        local y = id(x)
+        y = id:adjoint(y)
+        ss.linalg.cg(id, y, { maxiter = 1 })
+      end
+    end)
+    v.off()
+    jit.opt.start("hotloop=56", "hotexit=10") -- LuaJIT's defaults
+    local f = assert(io.open(log))
+    local text = f:read("*a")
+    f:close()
+    os.remove(log)
+    assert.is_true(ok, err)
+    assert.truthy(text:find("JIT compilation disabled for function at op.lua", 1, true))
+    assert.truthy(text:find("JIT compilation disabled for function at linalg.lua", 1, true))
+  end)
+
   it("reports errors with both shapes, and a Lua operator's own error", function()
     local down = ss.op.resize { from = { 28, 28 }, to = { 14, 14 } }
     local ok, err = pcall(function() local _ = down * down end)
