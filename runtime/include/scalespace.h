@@ -51,6 +51,15 @@ int ss_abi_field(int i, const char **struct_name, const char **field, int64_t *o
 int ss_set_num_threads(int n);
 int ss_get_num_threads(void);
 
+/* ---------------------------------------------------------------- interruption */
+
+/* While trapped, Ctrl-C (SIGINT) only sets a flag that a loop reads at a safe point
+ * (between training steps); the first signal restores the previous action, so a
+ * second Ctrl-C acts as before. A SIGINT that was ignored stays ignored. */
+int ss_interrupt_trap(void);
+int ss_interrupt_pending(void); /* 1 when SIGINT arrived since the trap, else 0 */
+int ss_interrupt_release(void); /* the previous action back, the flag cleared */
+
 /* ---------------------------------------------------------------- tensors */
 
 enum ss_device { SS_CPU = 0, SS_CUDA = 1 };

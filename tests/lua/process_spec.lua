@@ -171,6 +171,54 @@ describe("processes match the reference implementations", function()
     assert.is_true(worst < 1e-5)
   end)
 
+  it("reverse steps over several steps, from a noise prediction, and DDIM agree with the closed forms", function()
+    local g = ss.rng(seed)
+    local P = ss.process.ddpm { beta = ss.schedule.linear_beta(1000) }
+    local ab = P.alphas_cumprod
+    local x0, eps = g:normal { 2, 1, 4, 4 }, g:normal { 2, 1, 4, 4 }
+    local worst = 0
+    for _, st in ipairs { { 1000, 950 }, { 300, 1 }, { 20, 0 }, { 7, 6 } } do
+      local t, s = st[1], st[2]
+      local xt = P:marginal(x0, t, eps)
+      -- Ho et al.'s posterior for the respaced step t → s: β' = 1 − ᾱ_t/ᾱ_s
+      local b = 1 - ab[t] / ab[s]
+      local want = x0 * (math.sqrt(ab[s]) * b / (1 - ab[t])) + xt * (math.sqrt(ab[t] / ab[s]) * (1 - ab[s]) / (1 - ab[t]))
+      local _, mean = P:posterior(xt, x0, t, eps, { s = s })
+      local _, mean_eps = P:posterior_eps(xt, eps, t, eps, { s = s })
+      -- DDIM with the true noise lands exactly on the marginal at s
+      local ddim = P:ddim(xt, eps, t, s)
+      worst = math.max(worst, maxdiff(mean, want), maxdiff(mean_eps, want), maxdiff(ddim, P:marginal(x0, s, eps)))
+    end
+    -- blurring diffusion: the ε form equals the x̂0 form per frequency
+    local B = ss.process.blurring { size = 4, T = 100 }
+    local xt = B:marginal(x0, 40, eps)
+    local x0_hat = B:combine { { 1 / B:lam(40), xt }, { -math.sqrt(B:gamma2(40)) / B:lam(40), eps } }
+    local _, m1 = B:posterior(xt, x0_hat, 40, eps, { s = 30 })
+    local _, m2 = B:posterior_eps(xt, eps, 40, eps, { s = 30 })
+    worst = math.max(worst, maxdiff(m1, m2))
+    print(string.format("  respaced posterior, ε form and DDIM max err %.3g", worst))
+    assert.is_true(worst < 2e-5)
+    assert.has_error(function() P:posterior(xt, x0, 5, eps, { s = 5 }) end)
+  end)
+
+  it("SSD's reverse step over several steps keeps x_s = μ_s when x_t = B μ_s, and matches DDPM's on scalar runs", function()
+    local P = ss.process.ssd { size = 8, levels = { 8, 4 }, T = 20 }
+    local D = ss.process.ddpm { beta = P.beta }
+    local g = ss.rng(seed)
+    local s, t = 2, 19 -- spans the resize
+    assert.are_not.equal(P.resolution[s], P.resolution[t])
+    local mu = g:normal { 1, 1, 8, 8 }
+    local c, A = P:steps_between(s, t)
+    local _, mean = P:posterior_mu(A(mu) * c, mu, t, g, { s = s })
+    local e1 = maxdiff(mean, mu)
+    local x0, eps = g:normal { 1, 1, 8, 8 }, g:normal { 1, 1, 8, 8 }
+    local _, m_ssd = P:posterior(P:marginal(x0, 5, eps), x0, 5, eps, { s = 3 })
+    local _, m_ddpm = D:posterior(D:marginal(x0, 5, eps), x0, 5, eps, { s = 3 })
+    local e2 = maxdiff(m_ssd, m_ddpm)
+    print(string.format("  SSD respaced posterior: fixed point %.3g, vs DDPM %.3g", e1, e2))
+    assert.is_true(e1 < 1e-5 and e2 < 1e-5)
+  end)
+
   it("SSD's posterior mean (Eq. 6) equals PyTorch's antialiased resize and its autograd adjoint", function()
     local P = ss.process.ssd { size = 16, levels = { 16, 8 }, T = 20 }
     local t = fx["ssd.t"]:values()[1]

@@ -76,21 +76,54 @@ function Diagonal:transition(x, s, t, g)
   return self:combine { { a, x }, { sqrt0(var), base.noise(g, x:shape(), self.name .. ".transition") } }
 end
 
---- A sample of q(x_{t−1} | x_t, x_0 = x0_hat) and its mean: the Gaussian posterior
--- of the forward process (DDPM's μ̃_t and β̃_t; blurring diffusion's per-frequency
--- reverse step of Hoogeboom & Salimans). No noise at t = 1.
-function Diagonal:posterior(xt, x0_hat, t, g)
+--- The reverse step's times: t ≥ 1 and s = opts.s (default t − 1) with 0 ≤ s < t.
+function Diagonal:reverse_times(t, opts, fname)
+  self:check_time(t, fname, 1)
+  if self.deterministic then raise(self.name .. "." .. fname .. ": the process has no noise, so no posterior") end
+  local s = opts and opts.s or t - 1
+  self:check_time(s, fname)
+  if s >= t then raise(string.format("%s.%s: needs s < t, got s = %s, t = %d", self.name, fname, tostring(s), t)) end
+  return s, self:ratio(s, t), self:gamma2(s), self:gamma2(t)
+end
+
+-- mean + sd·ε (in the process's basis); no noise when the step ends at 0.
+local function with_noise(self, mean, var, s, g)
+  if s == 0 then return mean:clone(), mean end
+  return mean + self:combine { { sqrt0(var), base.noise(g, mean:shape(), self.name .. ".posterior") } }, mean
+end
+
+--- A sample of q(x_s | x_t, x_0 = x0_hat) and its mean (s = opts.s, default t − 1):
+-- the Gaussian posterior of the forward process (DDPM's μ̃_t and β̃_t; blurring
+-- diffusion's per-frequency reverse step of Hoogeboom & Salimans; with s < t − 1 a
+-- respaced step). No noise when s = 0.
+function Diagonal:posterior(xt, x0_hat, t, g, opts)
   self:check_input(xt, "posterior")
   self:check_input(x0_hat, "posterior")
-  self:check_time(t, "posterior", 1)
-  if self.deterministic then raise(self.name .. ".posterior: the process has no noise, so no posterior") end
-  local s = t - 1
-  local a, g2s, g2t = self:ratio(s, t), self:gamma2(s), self:gamma2(t)
+  local s, a, g2s, g2t = self:reverse_times(t, opts, "posterior")
   local var_ts = g2t - a * a * g2s
   local mean = self:combine { { a * g2s / g2t, xt }, { self:lam(s) * var_ts / g2t, x0_hat } }
-  if s == 0 then return mean:clone(), mean end
-  local sd = sqrt0(var_ts * g2s / g2t)
-  return mean + self:combine { { sd, base.noise(g, xt:shape(), self.name .. ".posterior") } }, mean
+  return with_noise(self, mean, var_ts * g2s / g2t, s, g)
+end
+
+--- The same step from a noise prediction ε̂ (x̂_0 = (x_t − γ_t ε̂)/λ_t substituted):
+-- mean (x_t − σ²_{t|s}/γ_t ε̂)/α_{t|s}, per frequency for the spectral processes.
+-- Never divides by λ_t, which blurring diffusion makes tiny at high frequencies.
+function Diagonal:posterior_eps(xt, eps, t, g, opts)
+  self:check_input(xt, "posterior_eps")
+  self:check_input(eps, "posterior_eps")
+  local s, a, g2s, g2t = self:reverse_times(t, opts, "posterior_eps")
+  local var_ts = g2t - a * a * g2s
+  local mean = self:combine { { 1 / a, xt }, { -var_ts / (a * math.sqrt(g2t)), eps } }
+  return with_noise(self, mean, var_ts * g2s / g2t, s, g)
+end
+
+--- DDIM's deterministic step (η = 0) from t to s < t with the noise prediction ε̂:
+-- x_s = λ_s x̂_0 + γ_s ε̂ = (x_t − γ_t ε̂)/α_{t|s} + γ_s ε̂.
+function Diagonal:ddim(xt, eps, t, s)
+  self:check_input(xt, "ddim")
+  self:check_input(eps, "ddim")
+  local _, a, g2s, g2t = self:reverse_times(t, { s = s }, "ddim")
+  return self:combine { { 1 / a, xt }, { math.sqrt(g2s) - math.sqrt(g2t) / a, eps } }
 end
 
 --- n samples of N(0, γ_T²) of the process's image shape (opts.shape {C, H, W}).

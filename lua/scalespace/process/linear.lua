@@ -67,14 +67,28 @@ function Linear:check_input(x, t, fname)
   end
 end
 
---- λ_max(B_t B_tᵀ) (= λ_max(B_tᵀB_t)) by power iteration, cached.
-function Linear:lmax(t)
-  local B = self.ops[t]
-  if type(B) == "number" then return B * B end
-  if not self.lambda_max[t] then
-    self.lambda_max[t] = linalg.power_iteration(B:T() * B, { iterations = self.power_iterations, seed = t })
+--- The steps s+1..t as one map: a scalar factor c and the composition of their
+-- operators (nil when all are scalar), so B_{t|s} = c·A.
+function Linear:steps_between(s, t)
+  local c, A = 1, nil
+  for i = s + 1, t do
+    local B = self.ops[i]
+    if type(B) == "number" then c = c * B else A = A and B * A or B end
   end
-  return self.lambda_max[t]
+  return c, A
+end
+
+--- λ_max(B Bᵀ) (= λ_max(BᵀB)) of the steps s+1..t (default: step t alone) by power
+-- iteration, cached.
+function Linear:lmax(t, s)
+  s = s or t - 1
+  local c, A = self:steps_between(s, t)
+  if not A then return c * c end
+  local key = s .. ">" .. t
+  if not self.lambda_max[key] then
+    self.lambda_max[key] = linalg.power_iteration(A:T() * A, { iterations = self.power_iterations, seed = t })
+  end
+  return c * c * self.lambda_max[key]
 end
 
 --- A_t x0 by applying the steps (scalars gathered into one factor).
@@ -92,11 +106,7 @@ end
 --- A_t as an operator (a composition of the steps' operators).
 function Linear:mean_op(t)
   self:check_time(t, "mean_op")
-  local A, c = nil, 1
-  for i = 1, t do
-    local B = self.ops[i]
-    if type(B) == "number" then c = c * B else A = A and B * A or B end
-  end
+  local c, A = self:steps_between(0, t)
   return c * (A or op.identity(self.sizes[0]))
 end
 
@@ -140,36 +150,56 @@ function Linear:transition(x, s, t, g)
   return x
 end
 
---- Eq. 6 of Scale Space Diffusion: q(x_{t−1} | x_t, x0_hat) has mean
--- μ_{t−1} + ρ B_tᵀ(x_t − B_t μ_{t−1}) (μ_{t−1} = A_{t−1} x0_hat, ρ = σ²_{t−1}/σ²_t) and
--- covariance σ²_{t−1}(I − ρ B_tᵀB_t); the noise on an operator step comes from
--- Lanczos (f = √, k steps, ρ clamped below (1 − 1e-3)/λ_max(BᵀB)). opts.isotropic:
--- DDPM's σ²_{t−1}(1 − ρc²) instead, c = step_scale(t) (the paper's ablation).
--- Returns the sample and the mean; no noise at t = 1.
+--- Eq. 6 of Scale Space Diffusion: q(x_s | x_t, x0_hat), s = opts.s (default t − 1),
+-- has mean μ_s + ρ Bᵀ(x_t − B μ_s) (B = B_{t|s} the steps s+1..t, μ_s = A_s x0_hat,
+-- ρ = σ_s²/σ_t²) and covariance σ_s²(I − ρ BᵀB); the noise on an operator step comes
+-- from Lanczos (f = √, k steps, ρ clamped below (1 − 1e-3)/λ_max(BᵀB)). opts.isotropic:
+-- DDPM's σ_s²(1 − ρc²) instead, c the scalar part of B (step_scale; the paper's
+-- ablation). Returns the sample and the mean; no noise when s = 0.
 function Linear:posterior(xt, x0_hat, t, g, opts)
-  self:check_time(t, "posterior", 1)
-  self:check_input(xt, t, "posterior")
   self:check_input(x0_hat, 0, "posterior")
-  local s = t - 1
-  local B, st, ss = self.ops[t], self.sigmas[t], self.sigmas[s]
+  local s = self:reverse_time(t, opts, "posterior")
+  return self:posterior_mu(xt, self:mean(x0_hat, s), t, g, opts)
+end
+
+function Linear:reverse_time(t, opts, fname)
+  self:check_time(t, fname, 1)
+  local s = opts and opts.s or t - 1
+  self:check_time(s, fname)
+  if s >= t then raise(string.format("%s.%s: needs s < t, got s = %d, t = %d", self.name, fname, s, t)) end
+  return s
+end
+
+--- The same step given μ_s = A_s x̂_0 itself (at x_s's resolution), for a network that
+-- predicts it directly (Scale Space Diffusion predicts A_s x_0 / √ᾱ_s).
+function Linear:posterior_mu(xt, mu, t, g, opts)
+  local s = self:reverse_time(t, opts, "posterior_mu")
+  self:check_input(xt, t, "posterior_mu")
+  self:check_input(mu, s, "posterior_mu")
+  local st, ss = self.sigmas[t], self.sigmas[s]
   if st == 0 then raise(self.name .. ".posterior: σ_t = 0 at t = " .. t .. ", no posterior") end
   local rho = ss * ss / (st * st)
-  local mu = self:mean(x0_hat, s)
+  local c, A = self:steps_between(s, t)
   local mean
-  if type(B) == "number" then
-    mean = mu * (1 - rho * B * B) + xt * (rho * B)
+  if not A then
+    mean = mu * (1 - rho * c * c) + xt * (rho * c)
   else
-    mean = mu + B:adjoint(xt - B(mu)):mul_(rho)
+    mean = mu + A:adjoint(xt - A(mu) * c):mul_(rho * c)
   end
   if s == 0 or ss == 0 then return mean:clone(), mean end
   local eps = base.noise(g, mean:shape(), self.name .. ".posterior")
-  if type(B) == "number" or (opts and opts.isotropic) then
-    local c = type(B) == "number" and B or (self.step_scale and self.step_scale(t))
-    if not c then raise(self.name .. ".posterior: isotropic noise needs step_scale") end
+  if not A or (opts and opts.isotropic) then
+    if A then
+      if not self.step_scale then raise(self.name .. ".posterior: isotropic noise needs step_scale") end
+      c = 1
+      for i = s + 1, t do
+        c = c * (type(self.ops[i]) == "number" and self.ops[i] or self.step_scale(i))
+      end
+    end
     return mean + eps * (ss * math.sqrt(math.max(1 - rho * c * c, 0))), mean
   end
-  rho = math.min(rho, (1 - 1e-3) / self:lmax(t))
-  local K = op.identity(self.sizes[s]) - rho * (B:T() * B)
+  rho = math.min(rho, (1 - 1e-3) / self:lmax(t, s))
+  local K = op.identity(self.sizes[s]) - (rho * c * c) * (A:T() * A)
   return mean + linalg.lanczos(K, eps, "sqrt", { k = self.k }):mul_(ss), mean
 end
 
