@@ -126,10 +126,12 @@ function Diagonal:ddim(xt, eps, t, s)
   return self:combine { { 1 / a, xt }, { math.sqrt(g2s) - math.sqrt(g2t) / a, eps } }
 end
 
---- n samples of N(0, γ_T²) of the process's image shape (opts.shape {C, H, W}).
-function Diagonal:prior(n, g)
-  if not self.shape then raise(self.name .. ".prior: construct the process with shape = {C, H, W}") end
-  local s = { n, unpack(self.shape) }
+--- n samples of N(0, γ_T²) of the process's image shape (opts.shape {C, H, W} when
+-- constructed, or popts.shape).
+function Diagonal:prior(n, g, popts)
+  local shape = popts and popts.shape or self.shape
+  if not shape then raise(self.name .. ".prior: construct the process with shape = {C, H, W}, or pass {shape =}") end
+  local s = { n, unpack(shape) }
   return self:combine { { sqrt0(self:gamma2(self.T)), base.noise(g, s, self.name .. ".prior") } }
 end
 

@@ -126,6 +126,13 @@ function Linear:op_step(x, t, g)
   return y:add_((linalg.lanczos(Sigma, eps, "sqrt", { k = self.k })))
 end
 
+--- A sample of p(x_t | x_0) in closed form: A_t x_0 + σ_t ε (ε at r(t)).
+function Linear:marginal(x0, t, g)
+  local m = self:mean(x0, t)
+  if self.sigmas[t] == 0 then return m end
+  return m:add_(base.noise(g, m:shape(), self.name .. ".marginal"), self.sigmas[t])
+end
+
 function Linear:transition(x, s, t, g)
   self:check_time(s, "transition")
   self:check_time(t, "transition")
@@ -203,10 +210,12 @@ function Linear:posterior_mu(xt, mu, t, g, opts)
   return mean + linalg.lanczos(K, eps, "sqrt", { k = self.k }):mul_(ss), mean
 end
 
---- n samples of N(0, σ_T² I) at the last resolution.
-function Linear:prior(n, g)
+--- n samples of N(0, σ_T² I) at the last resolution (channels: popts.shape[1], or the
+-- process's).
+function Linear:prior(n, g, popts)
   local sz = self.sizes[self.T]
-  return base.noise(g, { n, self.channels, sz[1], sz[2] }, self.name .. ".prior") * self.sigmas[self.T]
+  local ch = popts and popts.shape and popts.shape[1] or self.channels
+  return base.noise(g, { n, ch, sz[1], sz[2] }, self.name .. ".prior") * self.sigmas[self.T]
 end
 
 --- Scale Space Diffusion (Mukhopadhyay et al.): B_t = sqrt(α_t)·Resize(r(t−1) → r(t))
