@@ -1,0 +1,155 @@
+-- train_spec.lua — ss.train: an interrupted and resumed run repeats the uninterrupted one
+-- bit for bit (the interruption is a real SIGINT), a non-finite loss stops the run keeping
+-- the last good checkpoint, bad configs are refused before anything runs, and every
+-- process kind trains and writes its outputs.
+local ss = require "scalespace"
+local ffi = require "ffi"
+
+pcall(ffi.cdef, "int raise(int sig);")
+local SIGINT = 2
+
+local function shell(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function bits(t) return ffi.string(t.p.data, 4 * t:numel()) end
+
+local seed = 3
+print("train_spec seed " .. seed)
+
+-- 64 smooth random 8x8 images in [0, 1] and a small network for them.
+local function data()
+  local g = ss.rng(seed)
+  local x = ss.op.blur { h = 8, w = 8, sigma = 1 }(g:uniform { 64, 1, 8, 8 })
+  return x
+end
+local function net(flexi)
+  local cls = flexi and ss.nn.FlexiUNet or ss.nn.UNet
+  return cls { ch = 8, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 4 }, groups = 4, image_size = 8, dropout = 0.1,
+    seed = seed }
+end
+
+describe("training", function()
+  local dir
+  setup(function() dir = shell("mktemp -d /tmp/ss_train_spec_XXXXXX"):gsub("%s+$", "") end)
+  teardown(function()
+    if dir and dir:match("^/tmp/ss_train_spec_") then os.execute("rm -rf '" .. dir .. "'") end
+  end)
+
+  local function config(out, extra)
+    local c = { steps = 100, batch = 8, lr = 1e-3, warmup = 10, clip = 1, ema = 0.99, seed = seed, out = out,
+      samples = 4, log_every = 10, progress = false }
+    for k, v in pairs(extra or {}) do c[k] = v end
+    return c
+  end
+
+  it("resumes an interrupted run exactly: losses 51-100 and the weights are the uninterrupted run's, bit for bit", function()
+    local P = ss.process.ihdm { size = 8, K = 20, sigma_max = 4 }
+    local x = data()
+    local net_a = net()
+    local a = ss.train.run(P, net_a, x, config(dir .. "/a"))
+    assert.are.equal(100, a.step)
+
+    local b1 = ss.train.run(P, net(), x, config(dir .. "/b", {
+      on_step = function(step) if step == 50 then ffi.C.raise(SIGINT) end end }))
+    assert.is_true(b1.interrupted)
+    assert.are.equal(50, b1.step)
+    assert.are.equal("50", ss.checkpoint.meta(dir .. "/b/checkpoint.safetensors").step)
+
+    local net_b = net() -- a fresh process would start from here: new objects, the checkpoint
+    local b2 = ss.train.run(P, net_b, x, config(dir .. "/b"))
+    assert.are.equal(100, b2.step)
+    assert.is_nil(b2.losses[50])
+    local same = 0
+    for step = 51, 100 do
+      if b2.losses[step] == a.losses[step] then same = same + 1 end
+    end
+    print(string.format("  resume: %d of 50 losses bit-identical (step 100: %.9g vs %.9g)", same, b2.losses[100],
+      a.losses[100]))
+    assert.are.equal(50, same)
+    local pa, pb = net_a:parameters(), net_b:parameters()
+    for i = 1, #pa do assert.are.equal(bits(pa[i]), bits(pb[i])) end
+    -- the loss log holds every interval once, in order
+    local _, rows = ss.plot.read_csv(dir .. "/b/loss.csv")
+    assert.are.equal(10, #rows)
+    for i, r in ipairs(rows) do assert.are.equal(10 * i, r[1]) end
+    assert.is_true(exists(dir .. "/b/samples_000100.png"))
+  end)
+
+  it("stops at a non-finite loss, naming the step and keeping the last good checkpoint", function()
+    local P = ss.process.ddpm { beta = ss.schedule.linear_beta(100) }
+    local n = net()
+    local out = dir .. "/nan"
+    local ok, err = pcall(ss.train.run, P, n, data(), config(out, { steps = 10, checkpoint_every = 2,
+      on_step = function(step) if step == 3 then n:parameters()[1]:fill(0 / 0) end end }))
+    assert.is_false(ok)
+    assert.truthy(err:find("the loss is nan at step 4", 1, true), err)
+    assert.truthy(err:find("checkpoint.safetensors, step 2", 1, true), err)
+    local saved = ss.checkpoint.load(out .. "/checkpoint.safetensors")
+    assert.are.equal("2", ss.checkpoint.meta(out .. "/checkpoint.safetensors").step)
+    local models = 0
+    for name, t in pairs(saved) do
+      if name:match("^model%.") then
+        models = models + 1
+        assert.has_no.errors(function() t:check_finite(name) end)
+      end
+    end
+    assert.is_true(models > 10)
+  end)
+
+  it("refuses unknown keys, wrong types and a changed config before it starts", function()
+    local P = ss.process.ihdm { size = 8, K = 20, sigma_max = 4 }
+    local out = dir .. "/bad"
+    local cases = {
+      { { steps = 10, out = out, lerning_rate = 1 }, "unknown config key 'lerning_rate'" },
+      { { steps = 10, out = out, batch = "8" }, "config key 'batch' must be a number, got string" },
+      { { steps = 10, out = out, clip = true }, "'clip' must be a number or false" },
+      { { out = out }, "'steps' must be a whole number" },
+      { { steps = 10, out = out, prediction = "x0" }, "for DDPM only" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, err = pcall(ss.train.run, P, net(), data(), case[1])
+      assert.is_false(ok)
+      assert.truthy(err:find(case[2], 1, true), err)
+    end
+    assert.is_false(exists(out)) -- nothing was created
+    local ok, err = pcall(ss.train.run, ss.process.heat { size = 8, K = 3 }, net(), data(), { steps = 1, out = out })
+    assert.is_false(ok)
+    assert.truthy(err:find("no learned reverse process for 'heat'", 1, true))
+    -- a resume with other settings names both
+    ss.train.run(P, net(), data(), config(out, { steps = 2 }))
+    ok, err = pcall(ss.train.run, P, net(), data(), config(out, { steps = 4, lr = 5e-4 }))
+    assert.is_false(ok)
+    assert.truthy(err:find("was saved with config", 1, true), err)
+  end)
+
+  it("trains every process kind and writes checkpoint, grid, loss CSV", function()
+    local x = data() * 2 - 1
+    local cases = {
+      { ss.process.ddpm { beta = ss.schedule.linear_beta(50) }, net(), {} },
+      { ss.process.ddpm { beta = ss.schedule.linear_beta(50) }, net(), { prediction = "x0", min_snr = false } },
+      { ss.process.blurring { size = 8, T = 50 }, net(), { sample_steps = 10 } },
+      { ss.process.ssd { size = 8, levels = { 8, 4 }, T = 50 }, net(true), { sample_steps = 10 } },
+    }
+    for i, case in ipairs(cases) do
+      local out = dir .. "/kind" .. i
+      local extra = { steps = 4, log_every = 2, data_range = { -1, 1 } }
+      for k, v in pairs(case[3]) do extra[k] = v end
+      local r = ss.train.run(case[1], case[2], x, config(out, extra))
+      assert.are.equal(4, r.step)
+      for step = 1, 4 do assert.is_true(r.losses[step] > 0 and r.losses[step] < 100, case[1].name) end
+      assert.is_true(exists(out .. "/checkpoint.safetensors") and exists(out .. "/samples_000004.png"))
+      local _, rows = ss.plot.read_csv(out .. "/loss.csv")
+      assert.are.equal(2, #rows)
+    end
+  end)
+end)
