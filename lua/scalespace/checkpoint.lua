@@ -444,4 +444,13 @@ function M.load_state(path, s)
   return tonumber(meta.step), meta
 end
 
+--- Loads a network's weights from a save_state checkpoint: the EMA weights (which =
+-- "ema", the default, as a sampler wants them) or the training weights ("model").
+function M.load_weights(path, net, which)
+  which = which or "ema"
+  if which ~= "ema" and which ~= "model" then raise('checkpoint.load_weights: which must be "ema" or "model"') end
+  M.load_into(path, net:state_dict(which .. "."), { strict = false })
+  return net
+end
+
 return M

@@ -18,7 +18,6 @@ local optim = require "scalespace.optim"
 local checkpoint = require "scalespace.checkpoint"
 local progress = require "scalespace.progress"
 local plot = require "scalespace.plot"
-local image = require "scalespace.image"
 local sample = require "scalespace.sample"
 local C, raise, arg_error = lib.C, lib.raise, lib.arg_error
 
@@ -35,7 +34,7 @@ local schema = {
   min_snr = { "number|boolean", 5, math = true },
   out = { "string" }, log_every = { "number", 10 }, sample_every = { "number", 0 },
   checkpoint_every = { "number", 0 }, samples = { "number", 16 }, sample_steps = { "number" },
-  data_range = { "table", { 0, 1 } }, resume = { "boolean", true }, progress = { "boolean", true },
+  data_range = { "table", { 0, 1 }, math = true }, resume = { "boolean", true }, progress = { "boolean", true },
   on_step = { "function" },
 }
 
@@ -179,7 +178,8 @@ local function saved_config(c, P, net)
   for k, s in pairs(schema) do
     if s.math then t[k] = c[k] end
   end
-  return { train = t, process = { name = P.name, T = P.T }, net = net.config }
+  -- the process's constructor options rebuild it: ss.process[name](options)
+  return { train = t, process = { name = P.name, options = P.options }, net = net.config }
 end
 
 -- Batches without replacement: epoch e visits the images in the order of a permutation
@@ -266,10 +266,7 @@ function M.run(P, net, data, cfg)
       data = kind == "ihdm" and images or nil, shape = { unpack(images:shape(), 2) }, prediction = kind == "ddpm" and c.prediction or nil })
     for i, p in ipairs(params) do p:copy(live[i]) end
     net:training()
-    local lo, hi = c.data_range[1], c.data_range[2]
-    local path = string.format("%s/samples_%06d.png", c.out, step)
-    image.save_grid(path, x:add_(-lo):mul_(1 / (hi - lo)):clamp_(0, 1), { nrow = math.ceil(math.sqrt(c.samples)) })
-    return path
+    return sample.save_grid(string.format("%s/samples_%06d.png", c.out, step), x, c.data_range)
   end
 
   local bar = c.progress and progress.new { total = c.steps, initial = start, desc = P.name } or nil
@@ -329,6 +326,49 @@ function M.run(P, net, data, cfg)
   if not ok then error(err, 0) end
   result.seconds = elapsed()
   return result
+end
+
+--- Command-line options for training scripts: `[outdir] --key value ...` where the keys
+-- are those of `defaults` (dashes or underscores), each value converted to the type of its
+-- default (a boolean default makes a flag: --key, --no-key). Unknown options are errors
+-- that list the known ones. Returns a table with defaults filled in; the directory is
+-- in `out`.
+function M.options(argv, defaults)
+  local o = {}
+  for k, v in pairs(defaults) do o[k] = v end
+  local i = 1
+  while argv[i] do
+    local a = argv[i]
+    local key = a:match("^%-%-(.+)$")
+    if key then
+      key = key:gsub("-", "_")
+      local flag_off = key:match("^no_(.+)$")
+      if flag_off and type(defaults[flag_off]) == "boolean" then
+        o[flag_off] = false
+      elseif type(defaults[key]) == "boolean" then
+        o[key] = true
+      elseif defaults[key] ~= nil then
+        local v = argv[i + 1]
+        if v == nil then raise("option --" .. key .. " needs a value") end
+        if type(defaults[key]) == "number" then
+          v = tonumber(v)
+          if not v then raise("option --" .. key .. " needs a number, got " .. tostring(argv[i + 1])) end
+        end
+        o[key], i = v, i + 1
+      else
+        local names = {}
+        for k in pairs(defaults) do
+          if k ~= "out" then names[#names + 1] = "--" .. k:gsub("_", "-") end
+        end
+        table.sort(names)
+        raise("unknown option " .. a .. " (known: " .. table.concat(names, " ") .. ")")
+      end
+    else
+      o.out = a
+    end
+    i = i + 1
+  end
+  return o
 end
 
 return M

@@ -12,9 +12,9 @@ describe("examples", function()
   local out = os.tmpname()
   os.remove(out)
 
-  local function run(script, args)
+  local function run(script, args, dir)
     local log = out .. ".log"
-    local status = os.execute(build .. "/scalespace examples/" .. script .. " " .. out .. " " .. (args or "") .. " >"
+    local status = os.execute(build .. "/scalespace examples/" .. script .. " " .. (dir or out) .. " " .. (args or "") .. " >"
       .. log .. " 2>&1")
     local f = io.open(log)
     local text = f and f:read("*a") or ""
@@ -65,5 +65,31 @@ describe("examples", function()
     local text = run("new_process.lua")
     assert.is_true(tonumber(text:match("adjoint error of A_40 (%S+)")) < 1e-5)
     assert.is_true(exists(out .. "/new_process.png"))
+  end)
+
+  -- The training examples as the README runs them for a first look: --steps 20 each
+  -- (under a minute on 2 cores), writing a checkpoint, grids and the loss CSV; then
+  -- sample.lua rebuilds a run from its checkpoint alone.
+  for _, name in ipairs { "ihdm_mnist", "ddpm_fashion", "blurring_fashion", "ssd_fashion" } do
+    it(name .. ".lua --steps 20 trains, checkpoints, writes grids and the loss CSV", function()
+      local dir = out .. "/" .. name
+      local t0 = ss.progress.clock()
+      local text = run(name .. ".lua", "--steps 20", dir)
+      local seconds = ss.progress.clock() - t0
+      print(string.format("  %s --steps 20: %.1f s", name, seconds))
+      assert.truthy(text:find("step 20, last loss", 1, true), text)
+      for _, f in ipairs { "checkpoint.safetensors", "loss.csv", "samples_000020.png", "samples.png", "trajectory.png" } do
+        assert.is_true(exists(dir .. "/" .. f), name .. ": " .. f)
+      end
+      assert.are.equal("20", ss.checkpoint.meta(dir .. "/checkpoint.safetensors").step)
+      local _, rows = ss.plot.read_csv(dir .. "/loss.csv")
+      assert.are.equal(2, #rows)
+    end)
+  end
+
+  it("sample.lua samples a run from its checkpoint alone", function()
+    local text = run("sample.lua", "--n 4 --steps 20", out .. "/ssd_fashion")
+    assert.truthy(text:find("ssd, step 20: 4 samples", 1, true), text)
+    assert.is_true(exists(out .. "/ssd_fashion/sample_trajectory.png"))
   end)
 end)

@@ -170,7 +170,7 @@ function M.ddpm(opts)
   end
   local lg = schedule.lambda_gamma(alpha, sigma)
   local P = setmetatable({ name = "ddpm", T = T, alpha = alpha, sigma = sigma, lambda = lg.lambda, gamma = lg.gamma,
-    schedule = lg, shape = opts.shape, alphas_cumprod = {} }, Diagonal)
+    schedule = lg, shape = opts.shape, alphas_cumprod = {}, options = opts }, Diagonal)
   for t = 0, T do P.alphas_cumprod[t] = lg.lambda[t] ^ 2 end
   function P:lam(t) return self.lambda[t] end
   function P:gamma2(t) return self.gamma[t] ^ 2 end
@@ -243,6 +243,7 @@ function M.ihdm(opts)
   opts = opts or {}
   local P = heat_like("ihdm", opts, opts.sigma or 0.01)
   P.delta = opts.delta or 1.25 * P.sigma
+  P.options = opts
   --- The IHDM prior: n training images (opts.data, (N,C,H,W)) chosen at random,
   -- blurred to level K, plus δ-noise.
   function P:prior(n, g, popts)
@@ -277,7 +278,7 @@ function M.blurring(opts)
   end
   local T = opts.T or 1000
   local P = spectral("blurring", opts, T)
-  P.form, P.min_scale = form, opts.min_scale or 0.001
+  P.form, P.min_scale, P.options = form, opts.min_scale or 0.001, opts
   P.schedule = schedule.blurring(T, opts)
   local sched, m = P.schedule, P.min_scale
   function P:lam(t)

@@ -256,6 +256,7 @@ function M.ssd(opts)
     step_scale = function(t) return math.sqrt(1 - beta[t]) end,
   }
   P.levels, P.resolution, P.alphas_cumprod, P.beta = levels, r, abar, beta
+  P.options = opts
   function P:snr(t) return abar[t] / (1 - abar[t]) end
   return P
 end
