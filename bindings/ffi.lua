@@ -85,4 +85,11 @@ function M.arg_error(fname, i, what, v)
   M.raise(string.format("%s: argument %d: expected %s, got %s", fname, i, what, M.typename(v)))
 end
 
+--- Whether a file can be opened for reading.
+function M.file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
 return M

@@ -12,11 +12,7 @@ local M = {}
 local Dataset = {}
 Dataset.__index = Dataset
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local file_exists = lib.file_exists
 
 --- Maps [0,1] images to opts.range = {lo, hi} in place.
 local function apply_range(images, range, fname)

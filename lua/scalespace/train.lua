@@ -162,12 +162,6 @@ end
 
 --------------------------------------------------------------- the loop
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
 local function mkdir(path)
   if not os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'") then raise("train: cannot create " .. path) end
 end
@@ -229,17 +223,17 @@ function M.run(P, net, data, cfg)
   local g = tensor.rng(c.seed)
   local state = { model = net, ema = ema, optim = opt, rng = g, config = saved_config(c, P, net) }
   local start, seconds0, rows = 0, 0, {}
-  if c.resume and exists(ckpt) then
+  if c.resume and lib.file_exists(ckpt) then
     local step, meta = checkpoint.load_state(ckpt, state)
     start, seconds0 = step or 0, tonumber(meta["train.seconds"]) or 0
-    if exists(csv) then
+    if lib.file_exists(csv) then
       local _, old = plot.read_csv(csv)
       for _, r in ipairs(old) do
         if r[1] <= start then rows[#rows + 1] = r end
       end
     end
   end
-  local result = { step = start, losses = {}, checkpoint = exists(ckpt) and ckpt or nil, interrupted = false }
+  local result = { step = start, losses = {}, checkpoint = lib.file_exists(ckpt) and ckpt or nil, interrupted = false }
   local last_saved = result.checkpoint and start or nil
   local batch_of = batcher(images, c.batch, c.seed)
   local live = {} -- the training weights while the EMA weights sample

@@ -21,31 +21,17 @@ local function slurp(path)
   return s
 end
 
-local function shell(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
--- The raw bytes of a CPU tensor: equal strings mean bit-identical values (NaN payloads, -0).
-local function bits(t)
-  return ffi.string(t.p.data, 4 * t:numel())
-end
+local h = dofile("tests/lua/helpers.lua")
+local shell, bits = h.shell, h.bits
 
 pcall(ffi.cdef, "int usleep(unsigned int usec); int kill(int pid, int sig);")
 local function usleep(us) ffi.C.usleep(us) end
 
 describe("checkpoint", function()
-  local dir
+  local dir, remove
 
-  setup(function()
-    dir = shell("mktemp -d /tmp/ss_ckpt_spec_XXXXXX"):gsub("%s+$", "")
-  end)
-
-  teardown(function()
-    if dir and dir:match("^/tmp/ss_ckpt_spec_") then os.execute("rm -rf " .. q(dir)) end
-  end)
+  setup(function() dir, remove = h.tmpdir("ss_ckpt_spec") end)
+  teardown(function() remove() end)
 
   it("round-trips tensors and metadata bit for bit", function()
     local g = ss.rng(7)

@@ -2,11 +2,7 @@
 local ss = require "scalespace"
 local build = os.getenv("SS_BUILD_DIR") or "build"
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists = dofile("tests/lua/helpers.lua").exists
 
 describe("examples", function()
   local out = os.tmpname()

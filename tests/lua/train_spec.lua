@@ -8,20 +8,8 @@ local ffi = require "ffi"
 pcall(ffi.cdef, "int raise(int sig);")
 local SIGINT = 2
 
-local function shell(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function bits(t) return ffi.string(t.p.data, 4 * t:numel()) end
+local h = dofile("tests/lua/helpers.lua")
+local exists, bits = h.exists, h.bits
 
 local seed = 3
 print("train_spec seed " .. seed)
@@ -39,11 +27,9 @@ local function net(flexi)
 end
 
 describe("training", function()
-  local dir
-  setup(function() dir = shell("mktemp -d /tmp/ss_train_spec_XXXXXX"):gsub("%s+$", "") end)
-  teardown(function()
-    if dir and dir:match("^/tmp/ss_train_spec_") then os.execute("rm -rf '" .. dir .. "'") end
-  end)
+  local dir, remove
+  setup(function() dir, remove = h.tmpdir("ss_train_spec") end)
+  teardown(function() remove() end)
 
   local function config(out, extra)
     local c = { steps = 100, batch = 8, lr = 1e-3, warmup = 10, clip = 1, ema = 0.99, seed = seed, out = out,
