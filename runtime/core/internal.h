@@ -34,6 +34,10 @@ int ss_common_device_given(const char *op, int n, const ss_tensor *const *ts);
  * ts[0..n), named names[i]. */
 int ss_check_no_overlap(const char *op, const char *arg, const ss_tensor *o, int n, const ss_tensor *const *ts,
                         const char *const *names);
+/* The checks a layer's forward shares (conv2d, linear): one device over out, in, weight and
+ * bias (may be NULL), and out sharing no memory with them. Returns the device, or the error. */
+int ss_check_layer_forward(const char *op, const ss_tensor *out, const ss_tensor *in, const ss_tensor *weight,
+                           const ss_tensor *bias);
 /* The checks a layer's backward shares (conv2d, linear): one device over the given tensors
  * (grad_in, grad_weight, grad_bias may be NULL), and no gradient output sharing memory with
  * an input or another gradient. Returns the device, or the error. */

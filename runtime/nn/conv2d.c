@@ -409,11 +409,8 @@ int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
     SS_TRY(conv_geom_init(&g, op, in, weight, stride, padding));
     SS_TRY(check_shape(op, "out", out, 4, g.n, g.cout, g.ho, g.wo));
     SS_TRY(check_shape(op, "bias", bias, 1, g.cout, 0, 0, 0));
-    const ss_tensor *ts[4] = {out, in, weight, bias};
-    static const char *const names[3] = {"in", "weight", "bias"};
-    int dev = ss_common_device_given(op, 4, ts);
+    int dev = ss_check_layer_forward(op, out, in, weight, bias);
     if (dev < 0) return dev;
-    SS_TRY(ss_check_no_overlap(op, "out", out, 3, ts + 1, names));
     if (dev != SS_CPU) return ss_cuda_missing(op);
 
     conv_run r = {.g = &g, .in = in->data, .weight = weight->data, .bias = bias ? bias->data : NULL,

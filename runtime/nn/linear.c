@@ -73,11 +73,8 @@ int ss_linear_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
     SS_TRY(linear_geom_init(&g, op, in, weight));
     SS_TRY(check_like(op, "out", out, in, g.fout));
     SS_TRY(check_param(op, "bias", bias, g.fout, 0));
-    const ss_tensor *ts[4] = {out, in, weight, bias};
-    static const char *const names[3] = {"in", "weight", "bias"};
-    int dev = ss_common_device_given(op, 4, ts);
+    int dev = ss_check_layer_forward(op, out, in, weight, bias);
     if (dev < 0) return dev;
-    SS_TRY(ss_check_no_overlap(op, "out", out, 3, ts + 1, names));
     if (dev != SS_CPU) return ss_cuda_missing(op);
 
     /* out (R,Fout) = [bias +] in (R,Fin) · weightᵀ (Fin,Fout) */

@@ -110,4 +110,15 @@ static inline const char *fixture_case(const fixture *fx, int i, char *buf, size
     if (dot) *dot = '\0';
     return buf;
 }
+
+/* Calls fn(fx, case) for every case that has a ".x" array. */
+static inline void fixture_each_case(const fixture *fx, void (*fn)(const fixture *, const char *))
+{
+    char c[128];
+    for (int i = 0; fx && i < fx->count; i++) {
+        const char *n = fx->arrays[i].name;
+        size_t len = strlen(n);
+        if (len > 2 && strcmp(n + len - 2, ".x") == 0) fn(fx, fixture_case(fx, i, c, sizeof c));
+    }
+}
 #endif

@@ -91,17 +91,6 @@ static double inner(const ss_tensor *g, const ss_tensor *y)
 
 /* ------------------------------------------------------------ fixtures */
 
-/* Calls fn(fx, case) for every case that has a ".x" array. */
-static void each_case(const fixture *fx, void (*fn)(const fixture *, const char *))
-{
-    char c[128];
-    for (int i = 0; fx && i < fx->count; i++) {
-        const char *n = fx->arrays[i].name;
-        size_t len = strlen(n);
-        if (len > 2 && strcmp(n + len - 2, ".x") == 0) fn(fx, fixture_case(fx, i, c, sizeof c));
-    }
-}
-
 /* The array "<c>.<role>" when the fixture has it, else NULL (an optional bias). */
 static ss_tensor *optional(const fixture *fx, const char *c, const char *role)
 {
@@ -189,7 +178,7 @@ static void test_fixtures(void)
         printf("fixtures %s (PyTorch 1.13)\n", files[i]);
         fixture *fx = fixture_load(files[i]);
         CHECK(fx != NULL, "cannot load %s", files[i]);
-        each_case(fx, layer_case);
+        fixture_each_case(fx, layer_case);
         fixture_free(fx);
     }
 }

@@ -57,17 +57,6 @@ static void close_to(const char *label, const ss_tensor *got, const ss_tensor *w
 
 /* ------------------------------------------------------------ fixtures */
 
-/* Calls fn(fx, case) for every case that has a ".x" array. */
-static void each_case(const fixture *fx, void (*fn)(const fixture *, const char *))
-{
-    char c[128];
-    for (int i = 0; fx && i < fx->count; i++) {
-        const char *n = fx->arrays[i].name;
-        size_t len = strlen(n);
-        if (len > 2 && strcmp(n + len - 2, ".x") == 0) fn(fx, fixture_case(fx, i, c, sizeof c));
-    }
-}
-
 static void dct_case(const fixture *fx, const char *c)
 {
     ss_tensor *x = fixture_get(fx, c, "x"), *y = fixture_get(fx, c, "y"), *inv = fixture_get(fx, c, "inv");
@@ -142,7 +131,7 @@ static void test_fixtures(void)
         fixture *fx = fixture_load(files[i].file);
         CHECK(fx != NULL, "cannot load %s", files[i].file);
         fixture_mode = files[i].mode;
-        each_case(fx, files[i].fn);
+        fixture_each_case(fx, files[i].fn);
         fixture_free(fx);
     }
 }
