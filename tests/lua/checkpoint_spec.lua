@@ -10,19 +10,8 @@ local build = os.getenv("SS_BUILD_DIR") or "build"
 local exe = build .. "/scalespace"
 local fixtures = "tests/reference/checkpoint/"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 local h = dofile("tests/lua/helpers.lua")
-local shell, bits = h.shell, h.bits
+local shell, bits, q, slurp = h.shell, h.bits, h.quote, h.read
 
 pcall(ffi.cdef, "int usleep(unsigned int usec); int kill(int pid, int sig);")
 local function usleep(us) ffi.C.usleep(us) end

@@ -3,10 +3,8 @@
 
 local build = os.getenv("SS_BUILD_DIR") or "build"
 local exe = build .. "/scalespace"
-
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local h = dofile("tests/lua/helpers.lua")
+local q, write_file = h.quote, h.write
 
 local function slurp(path)
   local f = io.open(path, "rb")
@@ -14,12 +12,6 @@ local function slurp(path)
   local s = f:read("*a")
   f:close()
   return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
 end
 
 local tmpfiles = {}

@@ -6,19 +6,8 @@ local build = os.getenv("SS_BUILD_DIR") or "build"
 local tmp = os.tmpname()
 os.remove(tmp)
 os.execute("mkdir -p " .. tmp)
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local h = dofile("tests/lua/helpers.lua")
+local read, write = h.read, h.write
 
 -- Runs the scalespace executable on `code`; returns exit status and stderr.
 local function run(code)

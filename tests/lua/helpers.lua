@@ -2,6 +2,26 @@
 local ffi = require "ffi"
 local H = {}
 
+--- A string quoted for the shell.
+function H.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- A whole file's bytes.
+function H.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- Writes bytes to a file (replacing it).
+function H.write(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+end
+
 --- A command's standard output.
 function H.shell(cmd)
   local p = assert(io.popen(cmd))
@@ -14,7 +34,7 @@ end
 function H.tmpdir(prefix)
   local dir = H.shell("mktemp -d /tmp/" .. prefix .. "_XXXXXX"):gsub("%s+$", "")
   return dir, function()
-    if dir:match("^/tmp/" .. prefix .. "_") then os.execute("rm -rf '" .. dir .. "'") end
+    if dir:match("^/tmp/" .. prefix .. "_") then os.execute("rm -rf " .. H.quote(dir)) end
   end
 end
 

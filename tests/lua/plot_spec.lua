@@ -5,19 +5,8 @@ local plot = ss.plot
 local tmp = os.tmpname()
 os.remove(tmp)
 os.execute("mkdir -p " .. tmp)
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local h = dofile("tests/lua/helpers.lua")
+local read, exists = h.read, h.exists
 
 -- The names in a directory, sorted.
 local function listing(dir)
