@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int test_failures, test_checks;
 
@@ -114,4 +115,34 @@ static inline int test_summary(const char *name)
     printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);
     return test_failures ? 1 : 0;
 }
+/* A scratch directory for tests that write files: test_tmpdir_make("ss_test_png") creates
+ * /tmp/ss_test_png_XXXXXX (0, or 1 after printing why); test_tmp_path(buf, name) names a
+ * file in it (buf of 256 bytes); test_tmpdir_remove() deletes its entries and itself. */
+static char test_tmpdir[64];
+
+static inline int test_tmpdir_make(const char *name)
+{
+    snprintf(test_tmpdir, sizeof test_tmpdir, "/tmp/%s_XXXXXX", name);
+    if (mkdtemp(test_tmpdir)) return 0;
+    perror("mkdtemp");
+    return 1;
+}
+
+static inline const char *test_tmp_path(char *buf, const char *name)
+{
+    snprintf(buf, 256, "%s/%s", test_tmpdir, name);
+    return buf;
+}
+
+static inline void test_tmpdir_remove(void)
+{
+    size_t need = 0;
+    ss_dir_list(NULL, 0, &need, test_tmpdir, "");
+    char *names = malloc(need + 1), p[256];
+    if (names && ss_dir_list(names, need, &need, test_tmpdir, "") >= 0)
+        for (char *s = strtok(names, "\n"); s; s = strtok(NULL, "\n")) remove(test_tmp_path(p, s));
+    free(names);
+    if (rmdir(test_tmpdir) != 0) fprintf(stderr, "could not remove %s\n", test_tmpdir);
+}
+
 #endif

@@ -12,14 +12,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[64];
-
-static const char *tmp_path(char *buf, const char *name)
-{
-    snprintf(buf, 256, "%s/%s", tmpdir, name);
-    return buf;
-}
-
 static void write_file(const char *path, const void *data, size_t n, int gz)
 {
     if (gz) {
@@ -88,7 +80,7 @@ static void test_idx_small(void)
         const char *kind = gz ? "gzip" : "raw";
         /* images: 3 of 2x4 */
         const uint32_t isz[3] = {3, 2, 4};
-        write_idx(tmp_path(p, gz ? "img.gz" : "img.idx"), gz, 0x803, isz, 3, 24);
+        write_idx(test_tmp_path(p, gz ? "img.gz" : "img.idx"), gz, 0x803, isz, 3, 24);
         ss_tensor *t = ss_idx_load(p, 1.0f / 255.0f);
         CHECK(has_shape(t, 4, 3, 1, 2, 4), "%s images: expected (3,1,2,4): %s", kind, ss_last_error());
         if (t) {
@@ -101,7 +93,7 @@ static void test_idx_small(void)
         ss_tensor_free(t);
         /* labels: 300 of them (bytes wrap past 255), scale 1 */
         const uint32_t lsz[1] = {300};
-        write_idx(tmp_path(p, gz ? "lab.gz" : "lab.idx"), gz, 0x801, lsz, 1, 300);
+        write_idx(test_tmp_path(p, gz ? "lab.gz" : "lab.idx"), gz, 0x801, lsz, 1, 300);
         t = ss_idx_load(p, 1.0f);
         CHECK(has_shape(t, 1, 300, 0, 0, 0), "%s labels: expected (300): %s", kind, ss_last_error());
         int bad = 0;
@@ -109,52 +101,52 @@ static void test_idx_small(void)
         CHECK(bad == 0, "%s labels: %d wrong values", kind, bad);
         ss_tensor_free(t);
         /* trailing bytes past the data are ignored */
-        write_idx(tmp_path(p, gz ? "trail.gz" : "trail.idx"), gz, 0x801, lsz, 1, 305);
+        write_idx(test_tmp_path(p, gz ? "trail.gz" : "trail.idx"), gz, 0x801, lsz, 1, 305);
         t = ss_idx_load(p, 1.0f);
         CHECK(has_shape(t, 1, 300, 0, 0, 0), "%s labels with trailing bytes: %s", kind, ss_last_error());
         ss_tensor_free(t);
 
         /* the header promises more than the file holds */
-        write_idx(tmp_path(p, gz ? "short.gz" : "short.idx"), gz, 0x803, isz, 3, 20);
+        write_idx(test_tmp_path(p, gz ? "short.gz" : "short.idx"), gz, 0x803, isz, 3, 20);
         expect_null(ss_idx_load(p, 1.0f), "short data", "truncated: expected 24 bytes of data, got 20", p);
         CHECK(ss_last_status() == SS_ERR_FORMAT, "short data: status %d", ss_last_status());
         const uint32_t ten[1] = {10};
-        write_idx(tmp_path(p, gz ? "mismatch.gz" : "mismatch.idx"), gz, 0x801, ten, 1, 7);
+        write_idx(test_tmp_path(p, gz ? "mismatch.gz" : "mismatch.idx"), gz, 0x801, ten, 1, 7);
         expect_null(ss_idx_load(p, 1.0f), "header says 10 labels, file has 7",
                     "truncated: expected 10 bytes of data, got 7", NULL);
-        write_idx(tmp_path(p, gz ? "shorthead.gz" : "shorthead.idx"), gz, 0x803, isz, 1, 0);
+        write_idx(test_tmp_path(p, gz ? "shorthead.gz" : "shorthead.idx"), gz, 0x803, isz, 1, 0);
         expect_null(ss_idx_load(p, 1.0f), "header cut short", "truncated", p);
-        write_file(tmp_path(p, gz ? "tiny.gz" : "tiny.idx"), "\0\0", 2, gz);
+        write_file(test_tmp_path(p, gz ? "tiny.gz" : "tiny.idx"), "\0\0", 2, gz);
         expect_null(ss_idx_load(p, 1.0f), "2-byte file", "truncated", p);
 
         /* wrong or unsupported magic numbers */
-        write_idx(tmp_path(p, gz ? "magic.gz" : "magic.idx"), gz, 0x12345678, isz, 3, 24);
+        write_idx(test_tmp_path(p, gz ? "magic.gz" : "magic.idx"), gz, 0x12345678, isz, 3, 24);
         expect_null(ss_idx_load(p, 1.0f), "wrong magic", "magic 0x12345678", p);
-        write_idx(tmp_path(p, gz ? "float.gz" : "float.idx"), gz, 0x0D03, isz, 3, 96);
+        write_idx(test_tmp_path(p, gz ? "float.gz" : "float.idx"), gz, 0x0D03, isz, 3, 96);
         expect_null(ss_idx_load(p, 1.0f), "float IDX", "unsupported IDX element type 0x0d", p);
-        write_idx(tmp_path(p, gz ? "dims2.gz" : "dims2.idx"), gz, 0x0802, isz, 2, 6);
+        write_idx(test_tmp_path(p, gz ? "dims2.gz" : "dims2.idx"), gz, 0x0802, isz, 2, 6);
         expect_null(ss_idx_load(p, 1.0f), "2-D IDX", "2 dimensions", NULL);
         const uint32_t zero[3] = {0, 28, 28};
-        write_idx(tmp_path(p, gz ? "zero.gz" : "zero.idx"), gz, 0x803, zero, 3, 0);
+        write_idx(test_tmp_path(p, gz ? "zero.gz" : "zero.idx"), gz, 0x803, zero, 3, 0);
         expect_null(ss_idx_load(p, 1.0f), "zero images", "is 0", NULL);
         const uint32_t huge[3] = {0xffffffffu, 0xffffffffu, 0xffffffffu};
-        write_idx(tmp_path(p, gz ? "huge.gz" : "huge.idx"), gz, 0x803, huge, 3, 16);
+        write_idx(test_tmp_path(p, gz ? "huge.gz" : "huge.idx"), gz, 0x803, huge, 3, 16);
         expect_null(ss_idx_load(p, 1.0f), "overflowing sizes", "overflow", p);
     }
     /* a raw file whose header promises gigabytes: refused before allocating */
     const uint32_t big[3] = {1000000, 100, 100};
-    write_idx(tmp_path(p, "big.idx"), 0, 0x803, big, 3, 50);
+    write_idx(test_tmp_path(p, "big.idx"), 0, 0x803, big, 3, 50);
     expect_null(ss_idx_load(p, 1.0f), "raw file far shorter than its header",
                 "truncated: expected 10000000000 bytes of data, got 50", NULL);
     /* gzip with a corrupt deflate stream */
     static const unsigned char badgz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff, 0xff, 0xee, 0x12};
-    write_file(tmp_path(p, "corrupt.gz"), badgz, sizeof badgz, 0);
+    write_file(test_tmp_path(p, "corrupt.gz"), badgz, sizeof badgz, 0);
     expect_null(ss_idx_load(p, 1.0f), "corrupt gzip", p, NULL);
     CHECK(ss_last_status() == SS_ERR_FORMAT, "corrupt gzip: status %d", ss_last_status());
     /* missing file, directory, NULL */
-    expect_null(ss_idx_load(tmp_path(p, "nothere.gz"), 1.0f), "missing file", "cannot open", p);
+    expect_null(ss_idx_load(test_tmp_path(p, "nothere.gz"), 1.0f), "missing file", "cannot open", p);
     CHECK(ss_last_status() == SS_ERR_IO, "missing file: status %d", ss_last_status());
-    expect_null(ss_idx_load(tmpdir, 1.0f), "a directory", tmpdir, NULL);
+    expect_null(ss_idx_load(test_tmpdir, 1.0f), "a directory", test_tmpdir, NULL);
     expect_null(ss_idx_load(NULL, 1.0f), "NULL path", "NULL", NULL);
 }
 
@@ -233,34 +225,34 @@ static void test_mnist_json(void)
         at += (size_t)snprintf(js + at, cap - at, "%s%g", i ? "," : "", (double)(i % 1001) / 1000.0);
     }
     at += (size_t)snprintf(js + at, cap - at, "] }\n");
-    write_file(tmp_path(p, "two.json"), js, at, 0);
+    write_file(test_tmp_path(p, "two.json"), js, at, 0);
     ss_tensor *t = ss_mnist_json_load(p);
     CHECK(has_shape(t, 4, 2, 1, 28, 28), "two digits: expected (2,1,28,28): %s", ss_last_error());
     if (t) test_close("MNIST JSON, 2 digits", t->data, want, 2 * 784, 0.0);
     ss_tensor_free(t);
 
     /* bad files */
-    expect_null(ss_mnist_json_load(tmp_path(p, "nothere.json")), "missing JSON", "cannot open", p);
-    write_file(tmp_path(p, "broken.json"), "{\"data\": [0, 0.5, ", 18, 0);
+    expect_null(ss_mnist_json_load(test_tmp_path(p, "nothere.json")), "missing JSON", "cannot open", p);
+    write_file(test_tmp_path(p, "broken.json"), "{\"data\": [0, 0.5, ", 18, 0);
     expect_null(ss_mnist_json_load(p), "broken JSON", "invalid JSON", p);
-    write_file(tmp_path(p, "nodata.json"), "{\"pixels\": [0]}", 15, 0);
+    write_file(test_tmp_path(p, "nodata.json"), "{\"pixels\": [0]}", 15, 0);
     expect_null(ss_mnist_json_load(p), "no data", "no \"data\"", p);
-    write_file(tmp_path(p, "scalar.json"), "{\"data\": 5}", 11, 0);
+    write_file(test_tmp_path(p, "scalar.json"), "{\"data\": 5}", 11, 0);
     expect_null(ss_mnist_json_load(p), "data not an array", "not an array", p);
-    write_file(tmp_path(p, "array.json"), "[1, 2]", 6, 0);
+    write_file(test_tmp_path(p, "array.json"), "[1, 2]", 6, 0);
     expect_null(ss_mnist_json_load(p), "top level array", "expected an object", NULL);
-    write_file(tmp_path(p, "empty.json"), "{\"data\": []}", 12, 0);
+    write_file(test_tmp_path(p, "empty.json"), "{\"data\": []}", 12, 0);
     expect_null(ss_mnist_json_load(p), "empty data", "multiple of 784", NULL);
     at = (size_t)snprintf(js, cap, "{\"data\": [");
     for (int i = 0; i < 100; i++) at += (size_t)snprintf(js + at, cap - at, "%s0", i ? "," : "");
     at += (size_t)snprintf(js + at, cap - at, "]}");
-    write_file(tmp_path(p, "len100.json"), js, at, 0);
+    write_file(test_tmp_path(p, "len100.json"), js, at, 0);
     expect_null(ss_mnist_json_load(p), "100 values", "has 100 values, not a positive multiple of 784", p);
     at = (size_t)snprintf(js, cap, "{\"data\": [");
     for (int i = 0; i < 784; i++)
         at += (size_t)snprintf(js + at, cap - at, "%s%s", i ? "," : "", i == 500 ? "\"x\"" : "0");
     at += (size_t)snprintf(js + at, cap - at, "]}");
-    write_file(tmp_path(p, "string.json"), js, at, 0);
+    write_file(test_tmp_path(p, "string.json"), js, at, 0);
     expect_null(ss_mnist_json_load(p), "a string among the values", "\"data\"[500] is a string", p);
     expect_null(ss_mnist_json_load(NULL), "NULL path", "NULL", NULL);
     free(js);
@@ -289,22 +281,22 @@ static void test_dir_list(void)
 {
     char p[256], q[256];
     static const char *files[] = {"b.png", "a.png", "c.PNG", "d.txt", "zz.png.bak"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) write_file(tmp_path(p, files[i]), "x", 1, 0);
-    mkdir(tmp_path(p, "e.png"), 0700); /* a directory: not listed */
-    CHECK(symlink(tmp_path(q, "a.png"), tmp_path(p, "f.png")) == 0, "symlink failed");
-    CHECK(symlink(tmp_path(q, "gone"), tmp_path(p, "g.png")) == 0, "symlink failed"); /* dangling: not listed */
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) write_file(test_tmp_path(p, files[i]), "x", 1, 0);
+    mkdir(test_tmp_path(p, "e.png"), 0700); /* a directory: not listed */
+    CHECK(symlink(test_tmp_path(q, "a.png"), test_tmp_path(p, "f.png")) == 0, "symlink failed");
+    CHECK(symlink(test_tmp_path(q, "gone"), test_tmp_path(p, "g.png")) == 0, "symlink failed"); /* dangling: not listed */
 
     size_t need = 0;
     ss_clear_error();
-    CHECK_FAILS(ss_dir_list(NULL, 0, &need, tmpdir, ".png"), "too small");
+    CHECK_FAILS(ss_dir_list(NULL, 0, &need, test_tmpdir, ".png"), "too small");
     CHECK(ss_last_status() == SS_ERR_ARG, "sizing call: status %d", ss_last_status());
     const char *expect = "a.png\nb.png\nc.PNG\nf.png";
     CHECK(need == strlen(expect) + 1, "need %zu, expected %zu", need, strlen(expect) + 1);
     char *buf = malloc(need + 8);
     size_t need2 = 0;
-    CHECK(ss_dir_list(buf, need - 1, &need2, tmpdir, ".png") == SS_ERR_ARG, "a buffer one byte short must fail");
+    CHECK(ss_dir_list(buf, need - 1, &need2, test_tmpdir, ".png") == SS_ERR_ARG, "a buffer one byte short must fail");
     CHECK(need2 == need, "need changed: %zu vs %zu", need2, need);
-    int n = ss_dir_list(buf, need, &need2, tmpdir, ".png");
+    int n = ss_dir_list(buf, need, &need2, test_tmpdir, ".png");
     CHECK(n == 4, "expected 4 .png files, got %d: %s", n, ss_last_error());
     CHECK(n < 0 || strcmp(buf, expect) == 0, "listing \"%s\", expected \"%s\"", buf, expect);
     for (char *c = buf; n >= 0 && *c; c++)
@@ -313,11 +305,11 @@ static void test_dir_list(void)
     free(buf);
 
     char all[512];
-    n = ss_dir_list(all, sizeof all, NULL, tmpdir, "");
+    n = ss_dir_list(all, sizeof all, NULL, test_tmpdir, "");
     CHECK(n >= 6, "all regular files: expected at least 6, got %d", n);
-    n = ss_dir_list(all, sizeof all, &need, tmpdir, ".nothing");
+    n = ss_dir_list(all, sizeof all, &need, test_tmpdir, ".nothing");
     CHECK(n == 0 && all[0] == '\0' && need == 1, "no match: n %d, need %zu", n, need);
-    n = ss_dir_list(all, sizeof all, NULL, tmpdir, NULL);
+    n = ss_dir_list(all, sizeof all, NULL, test_tmpdir, NULL);
     CHECK(n >= 6, "NULL suffix lists everything: %d", n);
 
     ss_clear_error();
@@ -325,31 +317,16 @@ static void test_dir_list(void)
     CHECK(ss_last_status() == SS_ERR_IO, "missing directory: status %d", ss_last_status());
     printf("  expected failure: %s\n", ss_last_error());
     CHECK_FAILS(ss_dir_list(all, sizeof all, &need, NULL, ".png"), "NULL");
-    CHECK_FAILS(ss_dir_list(NULL, 10, &need, tmpdir, ".png"), "NULL");
+    CHECK_FAILS(ss_dir_list(NULL, 10, &need, test_tmpdir, ".png"), "NULL");
 
-    rmdir(tmp_path(p, "e.png"));
-    unlink(tmp_path(p, "f.png"));
-    unlink(tmp_path(p, "g.png"));
-}
-
-static void remove_tmpdir(void)
-{
-    size_t need = 0;
-    ss_dir_list(NULL, 0, &need, tmpdir, "");
-    char *names = malloc(need), p[256];
-    if (names && ss_dir_list(names, need, &need, tmpdir, "") >= 0)
-        for (char *s = strtok(names, "\n"); s; s = strtok(NULL, "\n")) unlink(tmp_path(p, s));
-    free(names);
-    if (rmdir(tmpdir) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    rmdir(test_tmp_path(p, "e.png"));
+    unlink(test_tmp_path(p, "f.png"));
+    unlink(test_tmp_path(p, "g.png"));
 }
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ss_test_idx_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir_make("ss_test_idx")) return 1;
     printf("IDX files:\n");
     test_idx_small();
     printf("Fashion-MNIST:\n");
@@ -358,6 +335,6 @@ int main(void)
     test_mnist_json();
     printf("ss_dir_list:\n");
     test_dir_list();
-    remove_tmpdir();
+    test_tmpdir_remove();
     return test_summary("test_idx");
 }

@@ -61,14 +61,6 @@ static void write_ref_png(const char *path, const ref_png *r)
 
 /* ------------------------------------------------------------ helpers */
 
-static char tmpdir[64];
-
-static const char *tmp_path(char *buf, const char *name)
-{
-    snprintf(buf, 256, "%s/%s", tmpdir, name);
-    return buf;
-}
-
 static int has_shape(const ss_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_t d)
 {
     int64_t want[4] = {a, b, c, d};
@@ -113,7 +105,7 @@ static void test_round_trip(void)
         float *v = malloc(sizeof(float) * (size_t)n);
         for (int64_t i = 0; i < n; i++) v[i] = (float)((i * 37 + 11) % 256) / 255.0f;
         ss_tensor *t = tensor_from(v, 3, C, H, W, 1);
-        snprintf(p, sizeof p, "%s/round%d.png", tmpdir, C);
+        snprintf(p, sizeof p, "%s/round%d.png", test_tmpdir, C);
         CHECK_OK(ss_image_save(p, t));
         ss_tensor *back = ss_image_load(p);
         CHECK(has_shape(back, 3, C, H, W, 1), "round trip C=%d: wrong shape", C);
@@ -138,7 +130,7 @@ static void test_kinds(void)
 
     /* grey + alpha, 8 bits */
     for (int i = 0; i < H * W * 2; i++) rows[i] = (png_byte)(i * 17 % 256);
-    write_ref_png(tmp_path(p, "ga8.png"), REF(W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 8, .rows = rows));
+    write_ref_png(test_tmp_path(p, "ga8.png"), REF(W, H, PNG_COLOR_TYPE_GRAY_ALPHA, 8, .rows = rows));
     for (int c = 0; c < 2; c++)
         for (int i = 0; i < H * W; i++) want[c * H * W + i] = (float)rows[2 * i + c] / 255.0f;
     ss_tensor *t = ss_image_load(p);
@@ -153,7 +145,7 @@ static void test_kinds(void)
         rows[2 * i] = (png_byte)(v >> 8), rows[2 * i + 1] = (png_byte)(v & 255);
         want[i] = (float)v / 65535.0f;
     }
-    write_ref_png(tmp_path(p, "g16.png"), REF(W, H, PNG_COLOR_TYPE_GRAY, 16, .rows = rows));
+    write_ref_png(test_tmp_path(p, "g16.png"), REF(W, H, PNG_COLOR_TYPE_GRAY, 16, .rows = rows));
     t = ss_image_load(p);
     CHECK(has_shape(t, 3, 1, H, W, 1), "grey16: wrong shape: %s", ss_last_error());
     if (t) test_close("grey 16-bit (v/65535)", t->data, want, H * W, 0.0);
@@ -166,7 +158,7 @@ static void test_kinds(void)
             rows[8 * i + 2 * c] = (png_byte)(v >> 8), rows[8 * i + 2 * c + 1] = (png_byte)(v & 255);
             want[c * H * W + i] = (float)v / 65535.0f;
         }
-    write_ref_png(tmp_path(p, "rgba16.png"), REF(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 16, .rows = rows));
+    write_ref_png(test_tmp_path(p, "rgba16.png"), REF(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 16, .rows = rows));
     t = ss_image_load(p);
     CHECK(has_shape(t, 3, 4, H, W, 1), "rgba16: wrong shape: %s", ss_last_error());
     if (t) test_close("RGBA 16-bit", t->data, want, 4 * H * W, 0.0);
@@ -174,7 +166,7 @@ static void test_kinds(void)
 
     /* RGBA, 8 bits */
     for (int i = 0; i < H * W * 4; i++) rows[i] = (png_byte)(i * 29 % 256);
-    write_ref_png(tmp_path(p, "rgba8.png"), REF(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 8, .rows = rows));
+    write_ref_png(test_tmp_path(p, "rgba8.png"), REF(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 8, .rows = rows));
     for (int c = 0; c < 4; c++)
         for (int i = 0; i < H * W; i++) want[c * H * W + i] = (float)rows[4 * i + c] / 255.0f;
     t = ss_image_load(p);
@@ -192,7 +184,7 @@ static void test_kinds(void)
         for (int c = 0; c < 3; c++) want[c * H * W + i] = (float)rgb[c] / 255.0f;
         want[3 * H * W + i] = k < 2 ? (float)pal_alpha[k] / 255.0f : 1.0f;
     }
-    write_ref_png(tmp_path(p, "pal_trns.png"),
+    write_ref_png(test_tmp_path(p, "pal_trns.png"),
                   REF(W, H, PNG_COLOR_TYPE_PALETTE, 8, .rows = rows, .palette = pal, .npalette = 4,
                       .trns = pal_alpha, .ntrns = 2));
     t = ss_image_load(p);
@@ -210,7 +202,7 @@ static void test_kinds(void)
             const png_byte rgb[3] = {pal[k].red, pal[k].green, pal[k].blue};
             for (int c = 0; c < 3; c++) want[c * H * W + y * W + x] = (float)rgb[c] / 255.0f;
         }
-    write_ref_png(tmp_path(p, "pal2.png"),
+    write_ref_png(test_tmp_path(p, "pal2.png"),
                   REF(W, H, PNG_COLOR_TYPE_PALETTE, 2, .rows = rows, .palette = pal, .npalette = 4));
     t = ss_image_load(p);
     CHECK(has_shape(t, 3, 3, H, W, 1), "palette 2-bit: expected RGB: %s", ss_last_error());
@@ -229,7 +221,7 @@ static void test_kinds(void)
             }
         char name[32];
         snprintf(name, sizeof name, "grey%d.png", depth);
-        write_ref_png(tmp_path(p, name), REF(W, H, PNG_COLOR_TYPE_GRAY, depth, .rows = rows));
+        write_ref_png(test_tmp_path(p, name), REF(W, H, PNG_COLOR_TYPE_GRAY, depth, .rows = rows));
         t = ss_image_load(p);
         CHECK(has_shape(t, 3, 1, H, W, 1), "grey %d-bit: wrong shape: %s", depth, ss_last_error());
         char label[64];
@@ -246,7 +238,7 @@ static void test_kinds(void)
         want[i] = (float)rows[i] / 255.0f;
         want[H * W + i] = rows[i] == 7 ? 0.0f : 1.0f;
     }
-    write_ref_png(tmp_path(p, "grey_trns.png"), REF(W, H, PNG_COLOR_TYPE_GRAY, 8, .rows = rows, .trns_color = &key));
+    write_ref_png(test_tmp_path(p, "grey_trns.png"), REF(W, H, PNG_COLOR_TYPE_GRAY, 8, .rows = rows, .trns_color = &key));
     t = ss_image_load(p);
     CHECK(has_shape(t, 3, 2, H, W, 1), "grey+tRNS: expected grey+alpha: %s", ss_last_error());
     if (t) test_close("grey 8-bit with tRNS colour -> grey+alpha", t->data, want, 2 * H * W, 0.0);
@@ -262,7 +254,7 @@ static void test_kinds(void)
             irows[6 * i + 2 * c] = (png_byte)(v >> 8), irows[6 * i + 2 * c + 1] = (png_byte)(v & 255);
             iwant[c * IW * IH + i] = (float)v / 65535.0f;
         }
-    write_ref_png(tmp_path(p, "rgb16_adam7.png"),
+    write_ref_png(test_tmp_path(p, "rgb16_adam7.png"),
                   REF(IW, IH, PNG_COLOR_TYPE_RGB, 16, .interlace = PNG_INTERLACE_ADAM7, .rows = irows));
     t = ss_image_load(p);
     CHECK(has_shape(t, 3, 3, IH, IW, 1), "interlaced: wrong shape: %s", ss_last_error());
@@ -304,7 +296,7 @@ static void test_rounding(void)
 #undef ADD
     CHECK(halves > 10, "only %d exact half cases", halves);
     ss_tensor *t = tensor_from(v, 3, 1, 1, n, 1);
-    CHECK_OK(ss_image_save(tmp_path(p, "rounding.png"), t));
+    CHECK_OK(ss_image_save(test_tmp_path(p, "rounding.png"), t));
     ss_tensor *back = ss_image_load(p);
     CHECK(has_shape(back, 3, 1, 1, n, 1), "rounding: wrong shape");
     int bad = 0;
@@ -332,7 +324,7 @@ static void test_grid(void)
                     v[((k * C + c) * H + i) * W + j] = (float)(100 + k * 18 + c * 6 + i * 3 + j) / 255.0f;
     ss_tensor *b = tensor_from(v, 4, N, C, H, W);
     const float pad_value = 0.25f; /* 63.75 + 0.5 -> 64 */
-    CHECK_OK(ss_image_save_grid(tmp_path(p, "grid.png"), b, NROW, PAD, pad_value));
+    CHECK_OK(ss_image_save_grid(test_tmp_path(p, "grid.png"), b, NROW, PAD, pad_value));
     ss_tensor *g = ss_image_load(p);
     const int GH = 3 * (H + PAD) + PAD, GW = 2 * (W + PAD) + PAD; /* 14 x 12 */
     CHECK(has_shape(g, 3, C, GH, GW, 1), "grid: expected (3,%d,%d)", GH, GW);
@@ -373,7 +365,7 @@ static void test_grid(void)
     float gv[3 * 2 * 2];
     for (int i = 0; i < 12; i++) gv[i] = (float)(i * 20) / 255.0f;
     b = tensor_from(gv, 4, 3, 1, 2, 2);
-    CHECK_OK(ss_image_save_grid(tmp_path(p, "row.png"), b, 8, 0, 0.0f));
+    CHECK_OK(ss_image_save_grid(test_tmp_path(p, "row.png"), b, 8, 0, 0.0f));
     g = ss_image_load(p);
     CHECK(has_shape(g, 3, 1, 2, 6, 1), "side-by-side grid: expected (1,2,6)");
     if (g && has_shape(g, 3, 1, 2, 6, 1)) {
@@ -437,7 +429,7 @@ static void test_convert(void)
 static void test_overwrite(void)
 {
     char p[256];
-    tmp_path(p, "over.png");
+    test_tmp_path(p, "over.png");
     float a[4] = {0, 0.2f, 0.4f, 1}, b[4] = {1, 1, 0, 0};
     ss_tensor *ta = tensor_from(a, 3, 1, 2, 2, 1), *tb = tensor_from(b, 3, 1, 2, 2, 1);
     CHECK_OK(ss_image_save(p, ta));
@@ -460,9 +452,9 @@ static void test_overwrite(void)
     free(after);
 
     size_t need = 0;
-    ss_dir_list(NULL, 0, &need, tmpdir, "");
+    ss_dir_list(NULL, 0, &need, test_tmpdir, "");
     char *names = malloc(need);
-    CHECK(ss_dir_list(names, need, &need, tmpdir, "") >= 0, "listing %s: %s", tmpdir, ss_last_error());
+    CHECK(ss_dir_list(names, need, &need, test_tmpdir, "") >= 0, "listing %s: %s", test_tmpdir, ss_last_error());
     CHECK(strstr(names, ".tmp.") == NULL, "a temporary file was left behind:\n%s", names);
     free(names);
     ss_tensor_free(ta);
@@ -474,17 +466,17 @@ static void test_bad_inputs(void)
 {
     char p[256], q[256];
     /* missing file, no permission to read are I/O errors naming the path */
-    expect_load_fails(tmp_path(p, "missing.png"), "cannot open", p);
+    expect_load_fails(test_tmp_path(p, "missing.png"), "cannot open", p);
     CHECK(ss_last_status() == SS_ERR_IO, "missing file: status %d", ss_last_status());
-    expect_load_fails(tmpdir, "cannot read", tmpdir);
+    expect_load_fails(test_tmpdir, "cannot read", test_tmpdir);
     expect_load_fails(NULL, "NULL", NULL);
 
     /* a text file named .png */
     const char text[] = "this is not an image, just text that happens to end in .png\n";
-    test_write_file(tmp_path(p, "x.png"), text, sizeof text - 1);
+    test_write_file(test_tmp_path(p, "x.png"), text, sizeof text - 1);
     expect_load_fails(p, "not a PNG file (bad signature)", p);
     CHECK(ss_last_status() == SS_ERR_FORMAT, "text file: status %d", ss_last_status());
-    test_write_file(tmp_path(p, "empty.png"), "", 0);
+    test_write_file(test_tmp_path(p, "empty.png"), "", 0);
     expect_load_fails(p, "not a PNG file", p);
 
     /* a valid PNG cut in half, and cut inside the signature */
@@ -492,30 +484,30 @@ static void test_bad_inputs(void)
     float *noise = malloc(sizeof(float) * 3 * W * H);
     for (int i = 0; i < 3 * W * H; i++) noise[i] = (float)((i * 2654435761u) >> 24) / 255.0f;
     ss_tensor *t = tensor_from(noise, 3, 3, H, W, 1);
-    CHECK_OK(ss_image_save(tmp_path(q, "whole.png"), t));
+    CHECK_OK(ss_image_save(test_tmp_path(q, "whole.png"), t));
     size_t n = 0;
     unsigned char *bytes = test_read_file(q, &n);
     CHECK(bytes && n > 1000, "whole.png has %zu bytes", n);
     if (bytes) {
-        test_write_file(tmp_path(p, "half.png"), bytes, n / 2);
+        test_write_file(test_tmp_path(p, "half.png"), bytes, n / 2);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         CHECK(strstr(ss_last_error(), "unexpected end of file") != NULL, "half file: %s", ss_last_error());
-        test_write_file(tmp_path(p, "sig.png"), bytes, 5);
+        test_write_file(test_tmp_path(p, "sig.png"), bytes, 5);
         expect_load_fails(p, "truncated", p);
         /* no IEND: the pixels are all there but the file stops early */
-        test_write_file(tmp_path(p, "noiend.png"), bytes, n - 12);
+        test_write_file(test_tmp_path(p, "noiend.png"), bytes, n - 12);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         /* flipped bytes inside the image data: a CRC (or zlib) error */
         unsigned char *bad = malloc(n);
         memcpy(bad, bytes, n);
         for (size_t i = n / 2; i < n / 2 + 16; i++) bad[i] ^= 0x5a;
-        test_write_file(tmp_path(p, "corrupt.png"), bad, n);
+        test_write_file(test_tmp_path(p, "corrupt.png"), bad, n);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         CHECK(strstr(ss_last_error(), "unexpected end of file") == NULL, "corrupt file reads as truncated");
         /* a corrupt IHDR (width 0) */
         memcpy(bad, bytes, n);
         memset(bad + 16, 0, 4);
-        test_write_file(tmp_path(p, "ihdr.png"), bad, n);
+        test_write_file(test_tmp_path(p, "ihdr.png"), bad, n);
         expect_load_fails(p, "truncated or corrupt PNG", p);
         free(bad);
     }
@@ -524,24 +516,24 @@ static void test_bad_inputs(void)
 
     /* NULL arguments and wrong shapes for saving */
     CHECK_FAILS(ss_image_save(NULL, t), "path is NULL");
-    CHECK_FAILS(ss_image_save(tmp_path(p, "null.png"), NULL), p);
+    CHECK_FAILS(ss_image_save(test_tmp_path(p, "null.png"), NULL), p);
     ss_tensor *c2 = ss_tensor_zeros(3, (int64_t[]){2, 4, 4}, SS_CPU);
-    CHECK_FAILS(ss_image_save(tmp_path(p, "c2.png"), c2), "got 2");
+    CHECK_FAILS(ss_image_save(test_tmp_path(p, "c2.png"), c2), "got 2");
     CHECK(strstr(ss_last_error(), p) != NULL, "C=2 message lacks the path: %s", ss_last_error());
     printf("  expected failure: %s\n", ss_last_error());
     ss_tensor *flat = ss_tensor_zeros(2, (int64_t[]){4, 4}, SS_CPU);
-    CHECK_FAILS(ss_image_save(tmp_path(p, "flat.png"), flat), "(C,H,W)");
-    CHECK_FAILS(ss_image_save_grid(tmp_path(p, "g3.png"), t, 4, 2, 0.0f), "(N,C,H,W)");
+    CHECK_FAILS(ss_image_save(test_tmp_path(p, "flat.png"), flat), "(C,H,W)");
+    CHECK_FAILS(ss_image_save_grid(test_tmp_path(p, "g3.png"), t, 4, 2, 0.0f), "(N,C,H,W)");
     printf("  expected failure: %s\n", ss_last_error());
     ss_tensor *b4 = ss_tensor_zeros(4, (int64_t[]){2, 3, 4, 4}, SS_CPU);
-    CHECK_FAILS(ss_image_save_grid(tmp_path(p, "g.png"), b4, 0, 2, 0.0f), "nrow");
-    CHECK_FAILS(ss_image_save_grid(tmp_path(p, "g.png"), b4, 2, -1, 0.0f), "padding");
+    CHECK_FAILS(ss_image_save_grid(test_tmp_path(p, "g.png"), b4, 0, 2, 0.0f), "nrow");
+    CHECK_FAILS(ss_image_save_grid(test_tmp_path(p, "g.png"), b4, 2, -1, 0.0f), "padding");
     CHECK_FAILS(ss_image_save_grid(NULL, b4, 2, 2, 0.0f), "path is NULL");
-    CHECK_FAILS(ss_image_save_grid(tmp_path(p, "g.png"), NULL, 2, 2, 0.0f), p);
+    CHECK_FAILS(ss_image_save_grid(test_tmp_path(p, "g.png"), NULL, 2, 2, 0.0f), p);
     ss_tensor *b2 = ss_tensor_zeros(4, (int64_t[]){2, 2, 4, 4}, SS_CPU);
-    CHECK_FAILS(ss_image_save_grid(tmp_path(p, "g.png"), b2, 2, 2, 0.0f), "got 2");
+    CHECK_FAILS(ss_image_save_grid(test_tmp_path(p, "g.png"), b2, 2, 2, 0.0f), "got 2");
     b4->data[37] = NAN;
-    CHECK_FAILS(ss_image_save_grid(tmp_path(p, "gnan.png"), b4, 2, 2, 0.0f), "NaN");
+    CHECK_FAILS(ss_image_save_grid(test_tmp_path(p, "gnan.png"), b4, 2, 2, 0.0f), "NaN");
     CHECK(strstr(ss_last_error(), p) != NULL, "NaN grid message lacks the path: %s", ss_last_error());
     /* a directory that does not exist */
     CHECK_FAILS(ss_image_save("/nonexistent-dir-ss/out.png", t), "/nonexistent-dir-ss/out.png");
@@ -553,24 +545,9 @@ static void test_bad_inputs(void)
     ss_tensor_free(b2);
 }
 
-static void remove_tmpdir(void)
-{
-    size_t need = 0;
-    ss_dir_list(NULL, 0, &need, tmpdir, "");
-    char *names = malloc(need), p[256];
-    if (names && ss_dir_list(names, need, &need, tmpdir, "") >= 0)
-        for (char *s = strtok(names, "\n"); s; s = strtok(NULL, "\n")) unlink(tmp_path(p, s));
-    free(names);
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ss_test_png_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir_make("ss_test_png")) return 1;
     printf("png round trips:\n");
     test_round_trip();
     printf("png kinds:\n");
@@ -584,6 +561,6 @@ int main(void)
     test_convert();
     printf("bad inputs:\n");
     test_bad_inputs();
-    remove_tmpdir();
+    test_tmpdir_remove();
     return test_summary("test_png");
 }

@@ -9,14 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmpdir[64];
-
-static const char *tmp_path(char *buf, const char *name)
-{
-    snprintf(buf, 256, "%s/%s", tmpdir, name);
-    return buf;
-}
-
 /* A file made of an 8-byte length, `header` padded with spaces to a multiple of 8,
  * and `ndata` bytes of data. */
 static void write_st(const char *path, const char *header, const void *data, size_t ndata)
@@ -58,7 +50,7 @@ static void test_round_trip(ss_rng *g)
 {
     printf("round trip:\n");
     char path[256];
-    tmp_path(path, "round.safetensors");
+    test_tmp_path(path, "round.safetensors");
     static const int64_t shapes[NT][4] = {{1}, {7}, {3, 5}, {2, 3, 4}, {2, 3, 4, 5}, {1, 1, 28, 28}, {4, 3, 64, 64}};
     static const int ndims[NT] = {1, 1, 2, 3, 4, 4, 4};
     const char *names[NT] = {"a.scalar", "b/bias", "conv.weight", "σ-table", "x \"quoted\"\\", "image", "big"};
@@ -151,7 +143,7 @@ static void test_known_bytes(void)
 {
     printf("known-answer bytes:\n");
     char path[256];
-    tmp_path(path, "known.safetensors");
+    test_tmp_path(path, "known.safetensors");
     static const unsigned char expect[] = {
         64,  0,   0,   0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 46,  48,  34,  58,  123, 34,  100,
         116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,  44,  34,  115, 104, 97,  112, 101, 34,  58,  91,
@@ -192,7 +184,7 @@ static void test_dtypes(void)
 {
     printf("dtypes:\n");
     char path[256];
-    tmp_path(path, "dtypes.safetensors");
+    test_tmp_path(path, "dtypes.safetensors");
     /* data: h F16[8] @0, b BF16[4] @16, d F64[3] @24, s F32[] @48, i I64[1] @52, z F32[0] @60, five F32[1,1,1,1,1] @60 */
     unsigned char data[64];
     uint16_t h[8] = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x8000, 0x7C00, 0x3555, 0x03FF};
@@ -276,8 +268,8 @@ static void test_truncated(ss_rng *g)
 {
     printf("truncated files:\n");
     char path[256], cut[256];
-    tmp_path(path, "whole.safetensors");
-    tmp_path(cut, "cut.safetensors");
+    test_tmp_path(path, "whole.safetensors");
+    test_tmp_path(cut, "cut.safetensors");
     ss_tensor *a = need(ss_tensor_empty(2, (int64_t[]){8, 9}, SS_CPU), "a tensor");
     ss_tensor *b = need(ss_tensor_empty(1, (int64_t[]){5}, SS_CPU), "a tensor");
     ss_rng_normal(g, a, 0, 1);
@@ -315,7 +307,7 @@ static void test_corrupt(void)
 {
     printf("corrupt headers:\n");
     char path[256];
-    tmp_path(path, "corrupt.safetensors");
+    test_tmp_path(path, "corrupt.safetensors");
     unsigned char zeros[16] = {0};
     static const struct {
         const char *header;
@@ -388,13 +380,13 @@ static void test_io_errors(void)
 {
     printf("missing files and failed writes:\n");
     char path[256], tmp[300], other[256];
-    expect_open_fails(tmp_path(path, "missing.safetensors"), SS_ERR_IO, "cannot open");
-    expect_open_fails(tmpdir, SS_ERR_IO, "not a regular file");
+    expect_open_fails(test_tmp_path(path, "missing.safetensors"), SS_ERR_IO, "cannot open");
+    expect_open_fails(test_tmpdir, SS_ERR_IO, "not a regular file");
     ss_clear_error();
     CHECK(ss_safetensors_open(NULL) == NULL && ss_last_status() == SS_ERR_ARG, "NULL path");
 
     /* Writing over an existing checkpoint whose temporary file cannot be created. */
-    tmp_path(path, "keep.safetensors");
+    test_tmp_path(path, "keep.safetensors");
     float v[4] = {1, 2, 3, 4}, w[4] = {5, 6, 7, 8};
     ss_tensor *a = need(ss_tensor_from_buffer(v, 1, (int64_t[]){4}), "a tensor");
     ss_tensor *b = need(ss_tensor_from_buffer(w, 1, (int64_t[]){4}), "a tensor");
@@ -425,15 +417,15 @@ static void test_io_errors(void)
     free(before);
 
     /* A path that is a directory, or a device, is not replaced. */
-    CHECK_FAILS(ss_safetensors_write(tmpdir, names, new_t, 1, NULL, NULL, 0), "not a regular file");
+    CHECK_FAILS(ss_safetensors_write(test_tmpdir, names, new_t, 1, NULL, NULL, 0), "not a regular file");
     CHECK_FAILS(ss_safetensors_write("/dev/null", names, new_t, 1, NULL, NULL, 0), "not a regular file");
 
     /* A directory that does not exist. */
-    snprintf(other, sizeof other, "%s/no/such/dir/x.safetensors", tmpdir);
+    snprintf(other, sizeof other, "%s/no/such/dir/x.safetensors", test_tmpdir);
     CHECK_FAILS(ss_safetensors_write(other, names, new_t, 1, NULL, NULL, 0), "cannot create temporary file");
 
     /* Argument errors create nothing. */
-    tmp_path(other, "args.safetensors");
+    test_tmp_path(other, "args.safetensors");
     const char *dup[2] = {"x", "x"}, *meta[1] = {"__metadata__"}, *bad[1] = {"bad\xc3"}, *emptyname[1] = {""};
     const ss_tensor *two[2] = {a, b}, *none[1] = {NULL};
     const char *keys[2] = {"k", "k"}, *vals[2] = {"1", "2"};
@@ -455,32 +447,12 @@ static void test_io_errors(void)
     ss_tensor_free(b);
 }
 
-static void remove_tmpdir(void)
-{
-    size_t need_ = 0;
-    ss_dir_list(NULL, 0, &need_, tmpdir, "");
-    char *names = malloc(need_ + 1);
-    if (names && ss_dir_list(names, need_, &need_, tmpdir, "") >= 0) {
-        for (char *p = strtok(names, "\n"); p; p = strtok(NULL, "\n")) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", tmpdir, p);
-            remove(path);
-        }
-    }
-    free(names);
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
     uint64_t seed = 20250301;
     ss_rng g;
     if (test_seed("test_safetensors", &seed, &g)) return 2;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ss_test_st_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir_make("ss_test_st")) return 1;
     test_round_trip(&g);
     test_known_bytes();
     test_dtypes();
@@ -488,6 +460,6 @@ int main(void)
     test_truncated(&g);
     test_corrupt();
     test_io_errors();
-    remove_tmpdir();
+    test_tmpdir_remove();
     return test_summary("test_safetensors");
 }
