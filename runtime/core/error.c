@@ -34,12 +34,3 @@ void ss_clear_error(void)
 }
 
 const char *ss_version(void) { return SS_VERSION_STRING; }
-
-int ss_has_cuda(void)
-{
-#ifdef SS_WITH_CUDA
-    return 1;
-#else
-    return 0;
-#endif
-}

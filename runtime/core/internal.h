@@ -49,5 +49,14 @@ int ss_check_same_shape(const char *op, const ss_tensor *a, const ss_tensor *b);
 int ss_tensors_overlap(const ss_tensor *a, const ss_tensor *b);
 /* The error for an op that has no CUDA kernel (yet) or a build without CUDA. */
 int ss_cuda_missing(const char *op);
+/* A CUDA launcher's status in a build with CUDA; elsewhere the "built without CUDA"
+ * error, without compiling the call (the launcher does not exist there). */
+#ifdef SS_WITH_CUDA
+#define SS_CUDA_CALL(op, call) (call)
+#else
+#define SS_CUDA_CALL(op, call) ss_cuda_missing(op)
+#endif
+/* SS_OK when a CUDA device can be used, else SS_ERR_DEVICE naming op and why not. */
+int ss_cuda_need_device(const char *op);
 
 #endif

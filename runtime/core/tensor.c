@@ -45,12 +45,10 @@ static ss_storage *storage_new(int64_t numel, int device)
     if (device == SS_CPU) {
         s->data = ss_alloc(bytes, "a tensor");
     } else if (device == SS_CUDA) {
-#ifdef SS_WITH_CUDA
         void *p = NULL;
-        if (ss_cuda_malloc(&p, bytes) == SS_OK) s->data = p;
-#else
-        ss_cuda_missing("ss_tensor_empty");
-#endif
+        if (ss_cuda_need_device("a cuda tensor") == SS_OK &&
+            SS_CUDA_CALL("a cuda tensor", ss_cuda_malloc(&p, bytes)) == SS_OK)
+            s->data = p;
     } else {
         SS_FAIL(SS_ERR_ARG, "unknown device %d (0 = cpu, 1 = cuda)", device);
     }
@@ -192,12 +190,9 @@ static int copy_raw(float *dst, int dst_dev, const float *src, int src_dev, int6
         if (dst != src) memmove(dst, src, bytes);
         return SS_OK;
     }
-#ifdef SS_WITH_CUDA
     int kind = dst_dev == SS_CPU ? SS_COPY_D2H : src_dev == SS_CPU ? SS_COPY_H2D : SS_COPY_D2D;
-    return ss_cuda_memcpy(dst, src, bytes, kind);
-#else
-    return ss_cuda_missing("ss_tensor_copy");
-#endif
+    (void)kind;
+    return SS_CUDA_CALL("ss_tensor_copy", ss_cuda_memcpy(dst, src, bytes, kind));
 }
 
 ss_tensor *ss_tensor_to(const ss_tensor *t, int device)
@@ -245,13 +240,7 @@ int ss_tensor_fill(ss_tensor *t, float value)
 {
     SS_TRY(ss_check_tensor(t, "ss_tensor_fill", "tensor"));
     int64_t n = ss_tensor_numel(t);
-    if (t->device == SS_CUDA) {
-#ifdef SS_WITH_CUDA
-        return ss_cuda_fill_forward(t->data, n, value);
-#else
-        return ss_cuda_missing("ss_tensor_fill");
-#endif
-    }
+    if (t->device == SS_CUDA) return SS_CUDA_CALL("ss_tensor_fill", ss_cuda_fill_forward(t->data, n, value));
     float *p = t->data;
 #pragma omp parallel for simd if (n > 65536) schedule(static)
     for (int64_t i = 0; i < n; i++) p[i] = value;

@@ -40,6 +40,19 @@ const char *ss_version(void);
 /* 1 when the library was built with the CUDA kernels. */
 int ss_has_cuda(void);
 
+/* ---------------------------------------------------------------- CUDA devices */
+
+/* Usable CUDA devices: 0 without the CUDA build, a driver or a GPU. Never fails. */
+int ss_cuda_device_count(void);
+/* "NAME (sm_XY, N GiB, N SMs), driver X.Y, runtime X.Y" of the current device. */
+int ss_cuda_device_info(char *buf, size_t n);
+/* Waits for the queued GPU work; a kernel that failed earlier is reported here. */
+int ss_cuda_synchronize(void);
+/* Hands the caching allocator's free blocks back to the driver. */
+int ss_cuda_empty_cache(void);
+/* Bytes held by live tensors and bytes cached free (0 and 0 without CUDA). */
+int ss_cuda_memory(int64_t *in_use, int64_t *cached);
+
 /* ---------------------------------------------------------------- threads */
 
 /* Layout of the exported structs, for the bindings' sizeof/offsetof test:
