@@ -184,6 +184,10 @@ function T.narrow(t, first, count)
   return own(C.ss_tensor_narrow(t.p, first - 1, count))
 end
 
+--- A new uninitialised (or zero) tensor on t's device, of t's shape or `shape`.
+function T.empty_like(t, shape) return M.empty(shape or T.shape(t), device_names[t.p.device]) end
+function T.zeros_like(t, shape) return M.zeros(shape or T.shape(t), device_names[t.p.device]) end
+
 function T.to(t, device)
   return own(C.ss_tensor_to(t.p, to_device(device, "to", 1)))
 end
@@ -524,15 +528,17 @@ function M.rng(seed)
   return g
 end
 
-local function fill_or_new(fname, shape_or_t)
+-- The tensor to fill: the one given, or a new one of `shape` on `device` (default cpu).
+local function fill_or_new(fname, shape_or_t, device)
   if is_tensor(shape_or_t) then return shape_or_t end
   local n, dims = to_shape(shape_or_t, fname, 1)
-  return own(C.ss_tensor_empty(n, dims, C.SS_CPU))
+  return own(C.ss_tensor_empty(n, dims, to_device(device, fname, 5)))
 end
 
---- N(mean, std^2) samples: a new tensor of `shape`, or filling a given tensor.
-function G.normal(g, shape, mean, std)
-  local t = fill_or_new("normal", shape)
+--- N(mean, std^2) samples: a new tensor of `shape` (on `device`, default "cpu"), or
+-- filling a given tensor. The stream is the same on either device.
+function G.normal(g, shape, mean, std, device)
+  local t = fill_or_new("normal", shape, device)
   check(C.ss_rng_normal(g, t.p, mean or 0, std or 1))
   return t
 end

@@ -31,7 +31,7 @@ local function solve(fname, fn, A, b, opts)
     tensor.expect_tensor(opts.x0, fname, 3)
     x = opts.x0:clone()
   else
-    x = tensor.empty(b)
+    x = b:empty_like()
   end
   local o = ffi.new("ss_solve_opts", { opts.tol or (opts.abs_tol and 0 or 1e-6), opts.abs_tol or 0,
     opts.maxiter or 1000, opts.x0 and 1 or 0 })
@@ -60,7 +60,7 @@ function M.lanczos(A, v, f, opts)
   expect_op(A, "linalg.lanczos")
   tensor.expect_tensor(v, "linalg.lanczos", 2)
   opts = opts or {}
-  local out = tensor.empty(v)
+  local out = v:empty_like()
   local steps = ffi.new("int32_t[1]")
   local kind, cb, cb_err = fns[f], nil, nil
   if kind == nil then

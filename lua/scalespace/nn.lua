@@ -31,14 +31,14 @@ end
 
 local function size(t, d) return tonumber(t.p.shape[d - 1]) end
 
--- The buffer `key` of module m with `shape`, reused while the shape stays (zeros when
--- created with `zeroed`). Flexi-UNet calls alternate between a few resolutions, so each
--- shape keeps its own buffer.
+-- The buffer `key` of module m with `shape` on m's device, reused while the shape stays
+-- (zeros when created with `zeroed`). Flexi-UNet calls alternate between a few
+-- resolutions, so each shape keeps its own buffer.
 local function buffer(m, key, shape, zeroed)
   local sig = key .. table.concat(shape, "x")
   local t = m._buf[sig]
   if not t then
-    t = zeroed and tensor.zeros(shape) or tensor.empty(shape)
+    t = zeroed and tensor.zeros(shape, m.device) or tensor.empty(shape, m.device)
     m._buf[sig] = t
   end
   return t
@@ -64,7 +64,7 @@ end
 
 --- An instance of cls with empty registries.
 function M.new(cls)
-  return setmetatable({ train = true, _buf = {}, _children = {}, _params = {} }, cls)
+  return setmetatable({ train = true, device = "cpu", _buf = {}, _children = {}, _params = {} }, cls)
 end
 
 --- Registers child module `m` as self[name] (names make the parameter names).
@@ -76,7 +76,7 @@ end
 
 --- Registers a parameter self[name] with its gradient self[grad_name] (zeros).
 function Module:add_param(name, grad_name, value)
-  self[name], self[grad_name] = value, tensor.zeros(value:shape())
+  self[name], self[grad_name] = value, value:zeros_like()
   self._params[#self._params + 1] = { name = name, grad_name = grad_name }
   return value
 end
@@ -111,6 +111,18 @@ function Module:num_parameters()
   local n = 0
   for _, e in ipairs(self:named_parameters()) do n = n + e.param:numel() end
   return n
+end
+
+--- Moves the parameters, gradients and buffers of m and its children to `device`
+-- ("cpu" or "cuda") and returns m. Parameters are new tensors: make the optimiser and
+-- the EMA after moving (as with PyTorch). The initial values do not depend on the device.
+function Module:to(device)
+  for _, p in ipairs(self._params) do
+    self[p.name], self[p.grad_name] = self[p.name]:to(device), self[p.grad_name]:to(device)
+  end
+  self.device, self._buf = device, {}
+  for _, c in ipairs(self._children) do c.module:to(device) end
+  return self
 end
 
 function Module:zero_grad()
@@ -519,7 +531,7 @@ end
 --- ∂(scale·mse)/∂pred into opts.out (or a new tensor); scale defaults to 1.
 function M.mse_backward(pred, target, opts, scale)
   local w, sum = mse_args(pred, target, opts, "nn.mse_backward")
-  local g = opts and opts.out or tensor.empty(pred:shape())
+  local g = opts and opts.out or pred:empty_like()
   check(C.ss_mse_backward(g.p, pred.p, target.p, w, sum, scale or 1))
   return g
 end
@@ -632,17 +644,18 @@ function UNet.build(c, cls)
   return self
 end
 
--- t as an (N) tensor: a number for every sample, a Lua list, or a tensor.
+-- t as an (N) tensor on the network's device: a number for every sample, a Lua list,
+-- or a tensor.
 local function time_tensor(self, t, n)
+  local tt = buffer(self, "t", { n })
   if tensor.is_tensor(t) then
     if t:numel() ~= n then raise(string.format("forward: %d time values for a batch of %d", t:numel(), n)) end
-    return t
-  end
-  local tt = buffer(self, "t", { n })
-  if type(t) == "number" then
+    if t:device_name() == self.device then return t end
+    tt:copy(t:to(self.device))
+  elseif type(t) == "number" then
     tt:fill(t)
   elseif type(t) == "table" and #t == n then
-    for i = 1, n do tt.p.data[i - 1] = t[i] end
+    check(C.ss_tensor_write(tt.p, ffi.new("float[?]", n, t)))
   else
     arg_error("forward", 2, "a number, a list of " .. n .. " numbers or an (N) tensor of times", t)
   end

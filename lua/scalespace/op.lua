@@ -172,12 +172,12 @@ end
 
 ----------------------------------------------------------------- application
 
---- The output for x: leading dimensions of x with the operator's image size.
+--- The output for x: leading dimensions of x with the operator's image size, on x's device.
 local function out_for(x, shape)
   local s = x:shape()
   if #s < 2 then raise("operator: input must have at least 2 dimensions (…, h, w)") end
   s[#s - 1], s[#s] = shape[1], shape[2]
-  return tensor.empty(s)
+  return x:empty_like(s)
 end
 
 --- y = M x for x (..., in_h, in_w).

@@ -28,7 +28,7 @@ function M.Adam(params, grads, opts)
     betas = opts.betas or { 0.9, 0.999 }, eps = opts.eps or 1e-8, weight_decay = opts.weight_decay or 0,
     decoupled = opts.decoupled and 1 or 0, warmup = opts.warmup or 0, clip = opts.clip }, Adam)
   for i, p in ipairs(params) do
-    self.m[i], self.v[i] = tensor.zeros(p:shape()), tensor.zeros(p:shape())
+    self.m[i], self.v[i] = p:zeros_like(), p:zeros_like()
   end
   self.grad_array = ffi.new("ss_tensor *[?]", #grads)
   for i, g in ipairs(grads) do self.grad_array[i - 1] = g.p end

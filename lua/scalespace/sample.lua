@@ -74,7 +74,7 @@ function M.lerp(a, b, n)
   return tensor.cat(out, 1)
 end
 
---- A noise source for the samplers: noise(shape) gives the noise of one step. It draws
+--- A noise source for the samplers: noise(shape, device) gives the noise of one step. It draws
 -- ν_1 and ν_2 of one image from two generators and returns the batch interpolating them:
 -- "slerp" (cos φ ν_1 + sin φ ν_2, φ from 0 to π/2, IHDM's App. D: the norm stays that of
 -- a Gaussian) or "linear". With the two seeds equal every image gets the same noise:
@@ -83,7 +83,7 @@ function M.interpolated_noise(seed_a, seed_b, mode)
   mode = mode or "slerp"
   if mode ~= "slerp" and mode ~= "linear" then raise('sample.interpolated_noise: mode must be "slerp" or "linear"') end
   local ga, gb = tensor.rng(seed_a), tensor.rng(seed_b)
-  return function(shape)
+  return function(shape, device)
     local one = { 1, unpack(shape, 2) }
     local a, b = ga:normal(one), gb:normal(one)
     local out = {}
@@ -94,7 +94,8 @@ function M.interpolated_noise(seed_a, seed_b, mode)
         out[j] = a * (1 - w) + b * w
       end
     end
-    return tensor.cat(out, 1)
+    local batch = tensor.cat(out, 1)
+    return (device or "cpu") == "cpu" and batch or batch:to(device)
   end
 end
 
@@ -103,7 +104,7 @@ local steps = {}
 
 function steps.ihdm(P, x, pred, t, s, noise, opts)
   local y = x + pred
-  if s > 0 then y:add_(noise(x:shape()), opts.delta or P.delta) end
+  if s > 0 then y:add_(noise(x:shape(), x:device_name()), opts.delta or P.delta) end
   return y
 end
 
@@ -114,18 +115,18 @@ function steps.ddpm(P, x, pred, t, s, noise, opts)
     if prediction == "x0" then eps = (x - pred * P:lam(t)):mul_(1 / math.sqrt(P:gamma2(t))) end
     return P:ddim(x, eps, t, s)
   end
-  if prediction == "x0" then return (P:posterior(x, pred, t, noise(x:shape()), { s = s })) end
-  return (P:posterior_eps(x, pred, t, noise(x:shape()), { s = s }))
+  if prediction == "x0" then return (P:posterior(x, pred, t, noise(x:shape(), x:device_name()), { s = s })) end
+  return (P:posterior_eps(x, pred, t, noise(x:shape(), x:device_name()), { s = s }))
 end
 
 function steps.blurring(P, x, pred, t, s, noise)
-  return (P:posterior_eps(x, pred, t, noise(x:shape()), { s = s }))
+  return (P:posterior_eps(x, pred, t, noise(x:shape(), x:device_name()), { s = s }))
 end
 
 function steps.ssd(P, x, pred, t, s, noise, opts)
   local sz = P.sizes[s]
   local mu = pred * math.sqrt(P.alphas_cumprod[s])
-  return (P:posterior_mu(x, mu, t, noise({ x:shape()[1], x:shape()[2], sz[1], sz[2] }),
+  return (P:posterior_mu(x, mu, t, noise({ x:shape()[1], x:shape()[2], sz[1], sz[2] }, x:device_name()),
     { s = s, isotropic = opts.isotropic }))
 end
 
@@ -169,7 +170,7 @@ end
 -- ("ancestral" | "ddim", DDPM), prediction ("eps" | "x0", DDPM), data (IHDM's prior),
 -- delta (IHDM's sampling noise, default the process's δ), shape ({C, H, W} of the data,
 -- for a process built without one), prior (x_T given), noise (a
--- function(shape) -> the noise of a step, e.g. sample.interpolated_noise), isotropic
+-- function(shape, device) -> the noise of a step, e.g. sample.interpolated_noise), isotropic
 -- (SSD's ablation), progress (a bar on stderr), desc.
 function M.run(P, net, opts)
   local fname = "sample.run"
@@ -182,7 +183,7 @@ function M.run(P, net, opts)
   end
   local n = opts.prior and opts.prior:shape()[1] or opts.n or 16
   local g = opts.rng or tensor.rng(opts.seed or 0)
-  local noise = opts.noise or function(shape) return g:normal(shape) end
+  local noise = opts.noise or function(shape, device) return g:normal(shape, 0, 1, device) end
   local times = M.times(P, opts.steps)
   if net.evaluate then net:evaluate() end
   local x = prior(P, kind, n, g, opts)
@@ -236,7 +237,7 @@ end
 function M.save_grid(path, x, range, nrow)
   local image = require "scalespace.image"
   local lo, hi = range and range[1] or 0, range and range[2] or 1
-  local y = (x - lo):mul_(1 / (hi - lo)):clamp_(0, 1)
+  local y = ((x:device_name() == "cpu" and x or x:to("cpu")) - lo):mul_(1 / (hi - lo)):clamp_(0, 1)
   return image.save_grid(path, y, { nrow = nrow or math.ceil(math.sqrt(x:shape()[1])) })
 end
 

@@ -35,7 +35,7 @@ local schema = {
   out = { "string" }, log_every = { "number", 10 }, sample_every = { "number", 0 },
   checkpoint_every = { "number", 0 }, samples = { "number", 16 }, sample_steps = { "number" },
   data_range = { "table", { 0, 1 }, math = true }, resume = { "boolean", true }, progress = { "boolean", true },
-  on_step = { "function" },
+  on_step = { "function" }, device = { "string", "cpu" },
 }
 
 --- The config with defaults filled in; an unknown key or a wrong type is an error
@@ -63,6 +63,9 @@ function M.config(cfg, P)
   if c.batch < 1 or c.batch % 1 ~= 0 then raise("train: config key 'batch' must be a whole number >= 1") end
   if c.clip == true then raise("train: config key 'clip' must be a number or false") end
   if c.min_snr == true then raise("train: config key 'min_snr' must be a number or false") end
+  if c.device ~= "cpu" and c.device ~= "cuda" then
+    raise('train: config key \'device\' must be "cpu" or "cuda", got "' .. c.device .. '"')
+  end
   if c.prediction ~= "eps" and c.prediction ~= "x0" then
     raise('train: config key \'prediction\' must be "eps" or "x0", got "' .. c.prediction .. '"')
   end
@@ -216,6 +219,10 @@ function M.run(P, net, data, cfg)
   mkdir(c.out)
   local ckpt, csv = c.out .. "/checkpoint.safetensors", c.out .. "/loss.csv"
 
+  -- the weights, the process's tensors and every batch live on c.device; the data and
+  -- the pictures stay on the cpu
+  if net.device ~= c.device then net:to(c.device) end
+  if (P.device or "cpu") ~= c.device then P:to(c.device) end
   local params, grads = net:parameters()
   local opt = optim.Adam(params, grads, { lr = c.lr, betas = c.betas, eps = c.adam_eps,
     weight_decay = c.weight_decay, warmup = c.warmup, clip = c.clip or nil })
@@ -273,11 +280,12 @@ function M.run(P, net, data, cfg)
     net:training()
     for step = start + 1, c.steps do
       local x0 = batch_of(step)
+      if c.device ~= "cpu" then x0 = x0:to(c.device) end
       local ts = o.times(c.batch, g)
-      local eps = g:normal(noise_shape(P, kind, x0, ts))
+      local eps = g:normal(noise_shape(P, kind, x0, ts), 0, 1, c.device)
       local x, y, w, sum_pixels, out_size = o.example(x0, ts, eps)
       local pred = net:forward(x, ts, out_size and { out_size = out_size } or nil)
-      local mse_opts = { weight = w and tensor.from_table(w, { #w }), sum_pixels = sum_pixels }
+      local mse_opts = { weight = w and tensor.from_table(w, { #w }):to(c.device), sum_pixels = sum_pixels }
       local loss = nn.mse(pred, y, mse_opts)
       if loss ~= loss or loss == math.huge or loss == -math.huge then
         raise(string.format("train: the loss is %s at step %d; stopped before updating the weights (%s)", tostring(loss), step,

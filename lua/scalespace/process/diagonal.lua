@@ -73,7 +73,8 @@ function Diagonal:transition(x, s, t, g)
   local a = self:ratio(s, t)
   if self.deterministic then return self:combine { { a, x } } end
   local var = self:gamma2(t) - a * a * self:gamma2(s)
-  return self:combine { { a, x }, { sqrt0(var), base.noise(g, x:shape(), self.name .. ".transition") } }
+  local eps = base.noise(g, x:shape(), self.name .. ".transition", x:device_name())
+  return self:combine { { a, x }, { sqrt0(var), eps } }
 end
 
 --- The reverse step's times: t ≥ 1 and s = opts.s (default t − 1) with 0 ≤ s < t.
@@ -89,7 +90,8 @@ end
 -- mean + sd·ε (in the process's basis); no noise when the step ends at 0.
 local function with_noise(self, mean, var, s, g)
   if s == 0 then return mean:clone(), mean end
-  return mean + self:combine { { sqrt0(var), base.noise(g, mean:shape(), self.name .. ".posterior") } }, mean
+  local eps = base.noise(g, mean:shape(), self.name .. ".posterior", mean:device_name())
+  return mean + self:combine { { sqrt0(var), eps } }, mean
 end
 
 --- A sample of q(x_s | x_t, x_0 = x0_hat) and its mean (s = opts.s, default t − 1):
@@ -132,7 +134,7 @@ function Diagonal:prior(n, g, popts)
   local shape = popts and popts.shape or self.shape
   if not shape then raise(self.name .. ".prior: construct the process with shape = {C, H, W}, or pass {shape =}") end
   local s = { n, unpack(shape) }
-  return self:combine { { sqrt0(self:gamma2(self.T)), base.noise(g, s, self.name .. ".prior") } }
+  return self:combine { { sqrt0(self:gamma2(self.T)), base.noise(g, s, self.name .. ".prior", self.device) } }
 end
 
 --------------------------------------------------------------------- DDPM
@@ -183,7 +185,7 @@ function M.ddpm(opts)
   function P:step(x, t, g)
     self:check_time(t, "step", 1)
     tensor.expect_tensor(x, "ddpm.step", 1)
-    return x * self.alpha[t] + base.noise(g, x:shape(), "ddpm.step") * self.sigma[t]
+    return x * self.alpha[t] + base.noise(g, x:shape(), "ddpm.step", x:device_name()) * self.sigma[t]
   end
   return P
 end
@@ -250,8 +252,8 @@ function M.ihdm(opts)
     local data = popts and popts.data
     tensor.expect_tensor(data, "ihdm.prior", 3)
     local idx = g:randint(n, 1, data:shape()[1])
-    local x = self:mean(data:index(idx), self.T)
-    return x:add_(g:normal(x:shape()), self.delta)
+    local x = self:mean(data:index(idx):to(self.device or "cpu"), self.T)
+    return x:add_(g:normal(x:empty_like()), self.delta)
   end
   return P
 end

@@ -28,8 +28,9 @@ function Process:check_time(t, fname, lo)
   return t
 end
 
---- Standard normal noise of `shape` from g (an rng), or g itself when it is a tensor.
-function M.noise(g, shape, what)
+--- Standard normal noise of `shape` on `device` (default "cpu") from g (an rng), or g
+-- itself when it is a tensor.
+function M.noise(g, shape, what, device)
   if tensor.is_tensor(g) then
     local s = g:shape()
     if #s ~= #shape then raise(string.format("%s: noise has shape %s, expected %s", what, tensor.shape_string(s),
@@ -41,7 +42,17 @@ function M.noise(g, shape, what)
     return g
   end
   if type(g) ~= "cdata" then raise(what .. ": expected an rng (ss.rng(seed)) or a noise tensor, got " .. type(g)) end
-  return g:normal(shape)
+  return g:normal(shape, 0, 1, device)
+end
+
+--- Moves the process's tensors (rates, schedules held as tensors) to `device` and makes
+-- its priors draw there; returns the process. Its operators follow their inputs.
+function Process:to(device)
+  for k, v in pairs(self) do
+    if tensor.is_tensor(v) then self[k] = v:to(device) end
+  end
+  self.device = device
+  return self
 end
 
 function Process:step(x, t, g)

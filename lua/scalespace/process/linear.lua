@@ -121,7 +121,7 @@ function Linear:op_step(x, t, g)
     raise(string.format("%s: Σ_{t|t−1} at t = %d is not positive semidefinite (σ_{t−1}² λ_max(BBᵀ) = %g > σ_t² = %g)",
       self.name, t, ss * ss * self:lmax(t), st * st))
   end
-  local eps = base.noise(g, y:shape(), self.name .. ".step")
+  local eps = base.noise(g, y:shape(), self.name .. ".step", y:device_name())
   local Sigma = (st * st) * op.identity(self.sizes[t]) - (ss * ss) * (B * B:T())
   return y:add_((linalg.lanczos(Sigma, eps, "sqrt", { k = self.k })))
 end
@@ -130,7 +130,7 @@ end
 function Linear:marginal(x0, t, g)
   local m = self:mean(x0, t)
   if self.sigmas[t] == 0 then return m end
-  return m:add_(base.noise(g, m:shape(), self.name .. ".marginal"), self.sigmas[t])
+  return m:add_(base.noise(g, m:shape(), self.name .. ".marginal", m:device_name()), self.sigmas[t])
 end
 
 function Linear:transition(x, s, t, g)
@@ -147,7 +147,9 @@ function Linear:transition(x, s, t, g)
       while j <= t and type(self.ops[j]) == "number" do c, j = c * self.ops[j], j + 1 end
       local var = self.sigmas[j - 1] ^ 2 - c * c * self.sigmas[i - 1] ^ 2
       x = x * c
-      if var > 0 then x:add_(base.noise(g, x:shape(), self.name .. ".transition"), math.sqrt(var)) end
+      if var > 0 then
+        x:add_(base.noise(g, x:shape(), self.name .. ".transition", x:device_name()), math.sqrt(var))
+      end
       i = j
     else
       x = self:op_step(x, i, g)
@@ -194,7 +196,7 @@ function Linear:posterior_mu(xt, mu, t, g, opts)
     mean = mu + A:adjoint(xt - A(mu) * c):mul_(rho * c)
   end
   if s == 0 or ss == 0 then return mean:clone(), mean end
-  local eps = base.noise(g, mean:shape(), self.name .. ".posterior")
+  local eps = base.noise(g, mean:shape(), self.name .. ".posterior", mean:device_name())
   if not A or (opts and opts.isotropic) then
     if A then
       if not self.step_scale then raise(self.name .. ".posterior: isotropic noise needs step_scale") end
@@ -215,7 +217,7 @@ end
 function Linear:prior(n, g, popts)
   local sz = self.sizes[self.T]
   local ch = popts and popts.shape and popts.shape[1] or self.channels
-  return base.noise(g, { n, ch, sz[1], sz[2] }, self.name .. ".prior") * self.sigmas[self.T]
+  return base.noise(g, { n, ch, sz[1], sz[2] }, self.name .. ".prior", self.device) * self.sigmas[self.T]
 end
 
 --- Scale Space Diffusion (Mukhopadhyay et al.): B_t = sqrt(α_t)·Resize(r(t−1) → r(t))
