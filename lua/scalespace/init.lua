@@ -25,6 +25,25 @@ end
 function M.num_threads() return lib.C.ss_get_num_threads() end
 function M.has_cuda() return lib.C.ss_has_cuda() == 1 end
 
+--- The GPU: ss.cuda.available() (a usable device: built with CUDA, a driver and a GPU),
+-- info() ("NAME (sm_XY, …), driver …"), synchronize() (waits for queued work; a failed
+-- kernel is reported here), empty_cache() (the caching allocator's free blocks back to
+-- the driver), memory() (bytes held by tensors, bytes cached).
+M.cuda = {}
+function M.cuda.available() return lib.C.ss_cuda_device_count() > 0 end
+function M.cuda.info()
+  local buf = lib.ffi.new("char[256]")
+  lib.check(lib.C.ss_cuda_device_info(buf, 256))
+  return lib.ffi.string(buf)
+end
+function M.cuda.synchronize() lib.check(lib.C.ss_cuda_synchronize()) end
+function M.cuda.empty_cache() lib.check(lib.C.ss_cuda_empty_cache()) end
+function M.cuda.memory()
+  local used, cached = lib.ffi.new("int64_t[1]"), lib.ffi.new("int64_t[1]")
+  lib.check(lib.C.ss_cuda_memory(used, cached))
+  return tonumber(used[0]), tonumber(cached[0])
+end
+
 -- Submodules load on first use, so `require "scalespace"` stays cheap and a
 -- module that is missing only fails when it is asked for.
 local submodules = { image = true, data = true, progress = true, op = true, linalg = true, osmosis = true,
