@@ -237,7 +237,7 @@ end
 function M.save_grid(path, x, range, nrow)
   local image = require "scalespace.image"
   local lo, hi = range and range[1] or 0, range and range[2] or 1
-  local y = ((x:device_name() == "cpu" and x or x:to("cpu")) - lo):mul_(1 / (hi - lo)):clamp_(0, 1)
+  local y = (x - lo):mul_(1 / (hi - lo)):clamp_(0, 1)
   return image.save_grid(path, y, { nrow = nrow or math.ceil(math.sqrt(x:shape()[1])) })
 end
 
