@@ -23,10 +23,14 @@
  * meanwhile; otherwise they run in order in the calling thread and OpenBLAS
  * threads each product. Either way one thread computes a pair in a fixed order,
  * so the results do not depend on the thread count (beyond OpenBLAS's own
- * rounding when it threads a product). */
+ * rounding when it threads a product).
+ *
+ * Tensors on cuda run kernels/attention.cu: the same products as cuBLAS
+ * strided-batched sgemms, the same softmax one GPU block per row. */
 #include "core/internal.h"
 #include "ops/par.h"
 #include "nn/vexp.h"
+#include "kernels/attention.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -211,7 +215,9 @@ int ss_attention_forward(ss_tensor *out, ss_tensor *weights, const ss_tensor *qk
     if (dev < 0) return dev;
     SS_TRY(ss_check_no_overlap(op, "out", out, 2, ts + 1, names));
     SS_TRY(ss_check_no_overlap(op, "weights", weights, 1, ts + 2, names + 1));
-    if (dev != SS_CPU) return ss_cuda_missing(op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_attention_forward(out->data, weights->data, qkv->data, g.n, g.c, g.t, g.heads,
+                                                          g.alpha));
 
     attn_run r = {.g = &g, .qkv = qkv->data, .out = out->data, .weights = weights->data};
     attn_run_pairs(&r, pair_threads(&g), 0);
@@ -231,7 +237,9 @@ int ss_attention_backward(ss_tensor *grad_qkv, const ss_tensor *grad_out, const 
     int dev = ss_common_device(op, 4, ts);
     if (dev < 0) return dev;
     SS_TRY(ss_check_no_overlap(op, "grad_qkv", grad_qkv, 3, ts + 1, names));
-    if (dev != SS_CPU) return ss_cuda_missing(op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_attention_backward(grad_qkv->data, grad_out->data, qkv->data, weights->data,
+                                                           g.n, g.c, g.t, g.heads, g.alpha));
 
     const int nt = pair_threads(&g);
     attn_run r = {.g = &g, .qkv = qkv->data, .grad_out = grad_out->data, .weights = weights->data,
