@@ -15,12 +15,17 @@
  * never reuse a block of the main stream.
  *
  * Float results come from the lanes through a few double operations written
- * out below. Uniform and bernoulli use only correctly-rounded arithmetic, so a
- * GPU port that avoids fused multiply-add there matches bit for bit; normal
- * also calls log/sqrt/cos/sin in double, where CUDA's libm may differ from
- * glibc's by an ulp of double, so after rounding to float it matches except for
- * rare values sitting on a float rounding boundary. */
+ * out below. Uniform and bernoulli use only correctly-rounded arithmetic, the
+ * final scale-and-shift being an explicit fma() (one rounding), so the stream
+ * does not depend on whether the compiler would contract a*b + c for this -march;
+ * kernels/rng.cu does the same with round-to-nearest intrinsics and matches bit
+ * for bit. normal also calls log/sqrt/cos/sin in double, where CUDA's libm may
+ * differ from glibc's by an ulp of double, so after rounding to float it matches
+ * except for rare values sitting on a float rounding boundary. Cuda tensors are
+ * filled there after the generator advances here; the integer draws fill host
+ * arrays only. */
 #include "core/internal.h"
+#include "kernels/rng.h"
 
 #include <Random123/philox.h>
 #include <math.h>
@@ -53,7 +58,6 @@ static int check_draw(const char *op, const ss_rng *g, const ss_tensor *out, int
 {
     if (!g) return SS_FAIL(SS_ERR_ARG, "%s: generator is NULL (call ss_rng_init first)", op);
     SS_TRY(ss_check_tensor(out, op, "out"));
-    if (out->device != SS_CPU) return ss_cuda_missing(op);
     *n = ss_tensor_numel(out);
     return SS_OK;
 }
@@ -109,12 +113,14 @@ int ss_rng_uniform(ss_rng *g, ss_tensor *out, float lo, float hi)
     const double dlo = lo, width = (double)hi - (double)lo;
     const float below_hi = nextafterf(hi, lo);
     float *p = out->data;
+    if (out->device == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_rng_uniform_forward(p, n, g->seed, first, dlo, width, hi, below_hi));
 #pragma omp parallel for schedule(static) if (nblocks > RNG_PAR_BLOCKS)
     for (uint64_t b = 0; b < nblocks; b++) {
         philox4x32_ctr_t r = block_at(key, first + b, 0);
         int64_t i0 = (int64_t)b * 4;
         for (int l = 0; l < 4 && i0 + l < n; l++) {
-            float v = (float)(dlo + width * u01_open_hi(r.v[l]));
+            float v = (float)fma(width, u01_open_hi(r.v[l]), dlo);
             p[i0 + l] = v < hi ? v : below_hi;
         }
     }
@@ -134,6 +140,7 @@ int ss_rng_normal(ss_rng *g, ss_tensor *out, float mean, float std)
     const philox4x32_key_t key = seed_key(g->seed);
     const double dmean = mean, dstd = std, two_pi = 6.283185307179586;
     float *p = out->data;
+    if (out->device == SS_CUDA) return SS_CUDA_CALL(op, ss_cuda_rng_normal_forward(p, n, g->seed, first, dmean, dstd));
     /* Box–Muller per lane pair (0,1) and (2,3): the even lane gives the radius
      * from u1 in (0,1], the odd lane the angle from u2 in [0,1); the pair yields
      * r cos and r sin. With 24-bit u1 the radius is at most sqrt(48 ln 2) ≈ 5.77,
@@ -150,7 +157,7 @@ int ss_rng_normal(ss_rng *g, ss_tensor *out, float mean, float std)
             z[2 * pair + 1] = rad * sin(theta);
         }
         int64_t i0 = (int64_t)b * 4;
-        for (int l = 0; l < 4 && i0 + l < n; l++) p[i0 + l] = (float)(dmean + dstd * z[l]);
+        for (int l = 0; l < 4 && i0 + l < n; l++) p[i0 + l] = (float)fma(dstd, z[l], dmean);
     }
     return SS_OK;
 }
@@ -165,6 +172,7 @@ int ss_rng_bernoulli(ss_rng *g, ss_tensor *out, float p)
     SS_TRY(advance(op, g, nblocks, &first));
     const philox4x32_key_t key = seed_key(g->seed);
     float *o = out->data;
+    if (out->device == SS_CUDA) return SS_CUDA_CALL(op, ss_cuda_rng_bernoulli_forward(o, n, g->seed, first, p));
     /* u < p with u the same 24-bit uniform as ss_rng_uniform on [0,1): exact
      * in float, so p = 0 never fires and p = 1 always does. */
 #pragma omp parallel for schedule(static) if (nblocks > RNG_PAR_BLOCKS)

@@ -5,6 +5,7 @@
  * is the only place that allocates, copies between devices or frees it. */
 #include "core/internal.h"
 #include "core/cuda.h"
+#include "kernels/tensor.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -250,15 +251,20 @@ int ss_tensor_fill(ss_tensor *t, float value)
 int ss_tensor_check_finite(const ss_tensor *t, const char *what)
 {
     SS_TRY(ss_check_tensor(t, "ss_tensor_check_finite", "tensor"));
-    if (t->device != SS_CPU) return ss_cuda_missing("ss_tensor_check_finite");
     int64_t n = ss_tensor_numel(t), bad = n;
-    const float *p = t->data;
+    float value = 0.0f;
+    if (t->device == SS_CUDA) {
+        SS_TRY(SS_CUDA_CALL("ss_tensor_check_finite", ss_cuda_first_nonfinite_forward(&bad, &value, t->data, n)));
+    } else {
+        const float *p = t->data;
 #pragma omp parallel for reduction(min : bad) if (n > 65536) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(p[i]) && i < bad) bad = i;
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(p[i]) && i < bad) bad = i;
+        if (bad < n) value = p[bad];
+    }
     if (bad < n)
         return SS_FAIL(SS_ERR_NUMERIC, "%s contains %s at flat index %lld", what ? what : "tensor",
-                       isnan(t->data[bad]) ? "NaN" : "Inf", (long long)bad);
+                       isnan(value) ? "NaN" : "Inf", (long long)bad);
     return SS_OK;
 }
 
@@ -308,14 +314,25 @@ static int cat_copy(const char *op, ss_tensor *whole, const ss_tensor *const *pa
     int rc = cat_layout(op, whole, parts, n, dim, &outer, inner);
     int64_t row = 0;
     for (int i = 0; rc == SS_OK && i < n; i++) row += inner[i];
-    for (int64_t o = 0; rc == SS_OK && o < outer; o++) {
-        int64_t off = o * row;
-        for (int i = 0; rc == SS_OK && i < n; i++) {
-            float *w = whole->data + off;
-            float *p = parts[i]->data + o * inner[i];
-            rc = to_whole ? copy_raw(w, whole->device, p, whole->device, inner[i])
-                          : copy_raw(p, whole->device, w, whole->device, inner[i]);
-            off += inner[i];
+    if (rc == SS_OK && whole->device == SS_CUDA) {
+        /* One strided copy per part (outer rows of inner[i] floats at column col of
+         * the whole's rows), not one copy per part and outer index. */
+        int64_t col = 0;
+        for (int i = 0; rc == SS_OK && i < n; col += inner[i], i++)
+            rc = SS_CUDA_CALL(op, to_whole ? ss_cuda_copy_box_forward(whole->data + col, 0, row, parts[i]->data, 0,
+                                                                      inner[i], 1, outer, inner[i])
+                                           : ss_cuda_copy_box_forward(parts[i]->data, 0, inner[i], whole->data + col,
+                                                                      0, row, 1, outer, inner[i]));
+    } else {
+        for (int64_t o = 0; rc == SS_OK && o < outer; o++) {
+            int64_t off = o * row;
+            for (int i = 0; rc == SS_OK && i < n; i++) {
+                float *w = whole->data + off;
+                float *p = parts[i]->data + o * inner[i];
+                rc = to_whole ? copy_raw(w, whole->device, p, whole->device, inner[i])
+                              : copy_raw(p, whole->device, w, whole->device, inner[i]);
+                off += inner[i];
+            }
         }
     }
     if (inner != stack_inner) free(inner);
@@ -350,6 +367,8 @@ int ss_index_select(ss_tensor *out, const ss_tensor *x, const int64_t *idx, int6
         if (idx[i] < 0 || idx[i] >= x->shape[0])
             return SS_FAIL(SS_ERR_ARG, "ss_index_select: index %lld is outside 0..%lld", (long long)idx[i],
                            (long long)x->shape[0] - 1);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("ss_index_select", ss_cuda_index_select_forward(out->data, x->data, idx, n, row));
     for (int64_t i = 0; i < n; i++) SS_TRY(copy_raw(out->data + i * row, dev, x->data + idx[i] * row, dev, row));
     return SS_OK;
 }
@@ -358,9 +377,10 @@ int ss_flip_w_where(ss_tensor *x, const float *flip)
 {
     SS_TRY(ss_check_tensor(x, "ss_flip_w_where", "x"));
     if (!flip) return SS_FAIL(SS_ERR_ARG, "ss_flip_w_where: flip mask is NULL");
-    if (x->device != SS_CPU) return ss_cuda_missing("ss_flip_w_where");
     int64_t n = x->shape[0], w = x->shape[x->ndim - 1], row = ss_tensor_numel(x) / n;
     if (x->ndim < 2) return SS_FAIL(SS_ERR_ARG, "ss_flip_w_where: x needs a batch and a width dimension");
+    if (x->device == SS_CUDA)
+        return SS_CUDA_CALL("ss_flip_w_where", ss_cuda_flip_w_where_forward(x->data, flip, n, row, w));
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         if (flip[i] == 0.0f) continue;
@@ -390,6 +410,9 @@ int ss_crop(ss_tensor *out, const ss_tensor *x, int64_t top, int64_t left)
                        (long long)top, (long long)left, ss_shape_str(sx, sizeof sx, x));
     }
     int64_t planes = ss_tensor_numel(x) / (H * W);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("ss_crop", ss_cuda_copy_box_forward(out->data, h * w, w, x->data + top * W + left, H * W, W,
+                                                                planes, h, w));
     for (int64_t p = 0; p < planes; p++)
         for (int64_t i = 0; i < h; i++)
             SS_TRY(copy_raw(out->data + (p * h + i) * w, dev, x->data + (p * H + top + i) * W + left, dev, w));

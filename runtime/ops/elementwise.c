@@ -3,25 +3,27 @@
  * Broadcasting right-aligns shapes; a size-1 dimension of an operand repeats.
  * Adjacent dimensions that are contiguous for every operand are merged first, so
  * the common cases (same shape; (N,1,1,1) against (N,C,H,W)) run as a few long
- * rows that the compiler vectorises. */
+ * rows that the compiler vectorises. Cuda tensors run kernels/elementwise.cu on
+ * the same merged dimensions. */
 #include "core/internal.h"
+#include "kernels/elementwise.h"
 #include "ops/par.h"
 
 #include <math.h>
 #include <string.h>
 
-enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW, BIN_MAX, BIN_MIN };
+/* The op codes (SS_BIN_*, SS_MAP_*) are kernels/elementwise.h's, shared with the GPU. */
 static const char *const bin_names[] = {"ss_add", "ss_sub", "ss_mul", "ss_div", "ss_pow", "ss_maximum", "ss_minimum"};
 
 static inline float bin_apply(int op, float x, float y)
 {
     switch (op) {
-    case BIN_ADD: return x + y;
-    case BIN_SUB: return x - y;
-    case BIN_MUL: return x * y;
-    case BIN_DIV: return x / y;
-    case BIN_POW: return powf(x, y);
-    case BIN_MAX: return x > y || isnan(x) ? x : y;
+    case SS_BIN_ADD: return x + y;
+    case SS_BIN_SUB: return x - y;
+    case SS_BIN_MUL: return x * y;
+    case SS_BIN_DIV: return x / y;
+    case SS_BIN_POW: return powf(x, y);
+    case SS_BIN_MAX: return x > y || isnan(x) ? x : y;
     default: return x < y || isnan(x) ? x : y;
     }
 }
@@ -96,7 +98,6 @@ static int binary(int op, ss_tensor *out, const ss_tensor *a, const ss_tensor *b
     const ss_tensor *ts[3] = {out, a, b};
     int dev = ss_common_device(name, 3, ts);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(name);
     int64_t sa[4], sb[4], sz[4] = {1, 1, 1, 1};
     SS_TRY(bcast_strides(name, out, a, sa));
     SS_TRY(bcast_strides(name, out, b, sb));
@@ -116,6 +117,8 @@ static int binary(int op, ss_tensor *out, const ss_tensor *a, const ss_tensor *b
         }
     }
     if (m == 0) msz[0] = 1, ma[0] = 0, mb[0] = 0, m = 1;
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(name, ss_cuda_binary_forward(out->data, a->data, b->data, op, m, msz, ma, mb));
     /* Rows are the last merged dimension; the rest is a flat loop over rows. */
     int64_t rowlen = msz[m - 1], nrows = 1;
     for (int d = 0; d < m - 1; d++) nrows *= msz[d];
@@ -125,30 +128,27 @@ static int binary(int op, ss_tensor *out, const ss_tensor *a, const ss_tensor *b
     return SS_OK;
 }
 
-int ss_add(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(BIN_ADD, out, a, b); }
-int ss_sub(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(BIN_SUB, out, a, b); }
-int ss_mul(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(BIN_MUL, out, a, b); }
-int ss_div(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(BIN_DIV, out, a, b); }
-int ss_pow(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(BIN_POW, out, a, b); }
-int ss_maximum(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(BIN_MAX, out, a, b); }
-int ss_minimum(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(BIN_MIN, out, a, b); }
+int ss_add(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(SS_BIN_ADD, out, a, b); }
+int ss_sub(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(SS_BIN_SUB, out, a, b); }
+int ss_mul(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(SS_BIN_MUL, out, a, b); }
+int ss_div(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(SS_BIN_DIV, out, a, b); }
+int ss_pow(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(SS_BIN_POW, out, a, b); }
+int ss_maximum(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(SS_BIN_MAX, out, a, b); }
+int ss_minimum(ss_tensor *out, const ss_tensor *a, const ss_tensor *b) { return binary(SS_BIN_MIN, out, a, b); }
 
-/* Shape and device checks shared by the same-shape maps below. */
+/* Shape and device checks shared by the same-shape maps below; returns the device. */
 static int map_check(const char *op, const ss_tensor *out, const ss_tensor *x)
 {
     const ss_tensor *ts[2] = {out, x};
     int dev = ss_common_device(op, 2, ts);
     if (dev < 0) return dev;
     SS_TRY(ss_check_same_shape(op, out, x));
-    if (dev != SS_CPU) return ss_cuda_missing(op);
-    return SS_OK;
+    return dev;
 }
 
 /* The same-shape maps: out[i] = f(x[i], y[i]) over one contiguous range per
  * thread, or in the calling thread below SS_PAR_MIN elements (map_run). out
  * may be x or y itself (the same index only), hence `omp simd`. */
-enum { MAP_AXPBY, MAP_AFFINE, MAP_CLAMP, MAP_POW, MAP_RDIV };
-
 typedef struct map_job {
     int kind;
     float *o;
@@ -163,75 +163,79 @@ static void map_range(void *ctx, int64_t lo, int64_t hi)
     const float *x = jb->x, *y = jb->y;
     const float a = jb->a, b = jb->b;
     switch (jb->kind) {
-    case MAP_AXPBY:
+    case SS_MAP_AXPBY:
 #pragma omp simd
         for (int64_t i = lo; i < hi; i++) o[i] = a * x[i] + b * y[i];
         break;
-    case MAP_AFFINE:
+    case SS_MAP_AFFINE:
 #pragma omp simd
         for (int64_t i = lo; i < hi; i++) o[i] = a * x[i] + b;
         break;
-    case MAP_CLAMP:
+    case SS_MAP_CLAMP:
 #pragma omp simd
         for (int64_t i = lo; i < hi; i++) {
             float v = x[i];
             o[i] = v < a ? a : v > b ? b : v; /* NaN passes through */
         }
         break;
-    case MAP_POW:
+    case SS_MAP_POW:
         for (int64_t i = lo; i < hi; i++) o[i] = powf(x[i], a);
         break;
-    default: /* MAP_RDIV */
+    default: /* SS_MAP_RDIV */
 #pragma omp simd
         for (int64_t i = lo; i < hi; i++) o[i] = a / x[i];
         break;
     }
 }
 
-static void map_run(int kind, ss_tensor *out, const ss_tensor *x, const ss_tensor *y, float a, float b)
+static int map_run(const char *op, int dev, int kind, ss_tensor *out, const ss_tensor *x, const ss_tensor *y, float a,
+                   float b)
 {
     const int64_t n = ss_tensor_numel(out);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_map_forward(out->data, x->data, y ? y->data : NULL, n, kind, a, b));
     map_job jb = {kind, out->data, x->data, y ? y->data : NULL, a, b};
     ss_par_ranges(n, n > SS_PAR_MIN, map_range, &jb);
+    return SS_OK;
 }
 
 int ss_axpby(ss_tensor *out, float alpha, const ss_tensor *x, float beta, const ss_tensor *y)
 {
-    SS_TRY(map_check("ss_axpby", out, x));
+    int dev = map_check("ss_axpby", out, x);
+    if (dev < 0) return dev;
     SS_TRY(map_check("ss_axpby", out, y));
-    map_run(MAP_AXPBY, out, x, y, alpha, beta);
-    return SS_OK;
+    return map_run("ss_axpby", dev, SS_MAP_AXPBY, out, x, y, alpha, beta);
 }
 
 int ss_affine(ss_tensor *out, const ss_tensor *x, float a, float b)
 {
-    SS_TRY(map_check("ss_affine", out, x));
-    map_run(MAP_AFFINE, out, x, NULL, a, b);
-    return SS_OK;
+    int dev = map_check("ss_affine", out, x);
+    if (dev < 0) return dev;
+    return map_run("ss_affine", dev, SS_MAP_AFFINE, out, x, NULL, a, b);
 }
 
 int ss_clamp(ss_tensor *out, const ss_tensor *x, float lo, float hi)
 {
-    SS_TRY(map_check("ss_clamp", out, x));
+    int dev = map_check("ss_clamp", out, x);
+    if (dev < 0) return dev;
     if (!(lo <= hi)) return SS_FAIL(SS_ERR_ARG, "ss_clamp: lower bound %g is above upper bound %g", lo, hi);
-    map_run(MAP_CLAMP, out, x, NULL, lo, hi);
-    return SS_OK;
+    return map_run("ss_clamp", dev, SS_MAP_CLAMP, out, x, NULL, lo, hi);
 }
 
 int ss_pow_scalar(ss_tensor *out, const ss_tensor *x, float e)
 {
     if (e == 2.0f) return ss_unary(out, x, SS_SQUARE);
     if (e == 0.5f) return ss_unary(out, x, SS_SQRT);
-    SS_TRY(map_check("ss_pow_scalar", out, x));
-    map_run(MAP_POW, out, x, NULL, e, 0.0f);
-    return SS_OK;
+    int dev = map_check("ss_pow_scalar", out, x);
+    if (dev < 0) return dev;
+    return map_run("ss_pow_scalar", dev, SS_MAP_POW, out, x, NULL, e, 0.0f);
 }
 
 int ss_rdiv_scalar(ss_tensor *out, float s, const ss_tensor *x)
 {
-    SS_TRY(map_check("ss_rdiv_scalar", out, x));
-    map_run(MAP_RDIV, out, x, NULL, s, 0.0f);
-    return SS_OK;
+    int dev = map_check("ss_rdiv_scalar", out, x);
+    if (dev < 0) return dev;
+    return map_run("ss_rdiv_scalar", dev, SS_MAP_RDIV, out, x, NULL, s, 0.0f);
 }
 
 static inline float un_apply(int op, float v)
@@ -269,9 +273,11 @@ static void un_range(void *ctx, int64_t lo, int64_t hi)
 
 int ss_unary(ss_tensor *out, const ss_tensor *x, int op)
 {
-    SS_TRY(map_check("ss_unary", out, x));
+    int dev = map_check("ss_unary", out, x);
+    if (dev < 0) return dev;
     if (op < SS_EXP || op > SS_ROUND) return SS_FAIL(SS_ERR_ARG, "ss_unary: unknown op %d", op);
     const int64_t n = ss_tensor_numel(out);
+    if (dev == SS_CUDA) return SS_CUDA_CALL("ss_unary", ss_cuda_unary_forward(out->data, x->data, n, op));
     un_job jb = {op, out->data, x->data};
     ss_par_ranges(n, n > 16384, un_range, &jb); /* transcendental maps pay for threads sooner */
     return SS_OK;

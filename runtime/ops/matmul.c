@@ -1,5 +1,7 @@
-/* matmul.c — batched matrix multiply over the last two dimensions (OpenBLAS sgemm). */
+/* matmul.c — batched matrix multiply over the last two dimensions (OpenBLAS sgemm;
+ * cuBLAS for cuda tensors). */
 #include "core/internal.h"
+#include "kernels/reduce.h"
 
 #include <cblas.h>
 
@@ -34,7 +36,9 @@ int ss_bmm(ss_tensor *out, const ss_tensor *a, const ss_tensor *b, int trans_a, 
                        ss_shape_str(sa, sizeof sa, a), trans_a ? "^T" : "", ss_shape_str(sb, sizeof sb, b),
                        trans_b ? "^T" : "", ss_shape_str(so, sizeof so, out));
     }
-    if (dev != SS_CPU) return ss_cuda_missing(op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_bmm_forward(out->data, a->data, b->data, bo, m, n, k, trans_a, trans_b, ca, cb,
+                                                    ba == 1 ? 0 : ra * ca, bb == 1 ? 0 : rb * cb, alpha, beta));
     for (int64_t i = 0; i < bo; i++) {
         const float *pa = a->data + (ba == 1 ? 0 : i * ra * ca);
         const float *pb = b->data + (bb == 1 ? 0 : i * rb * cb);

@@ -3,8 +3,10 @@
  * Long sums are cut into fixed blocks of REDUCE_BLOCK elements; each block is
  * summed in double by one thread (in the fixed lanes of SS_LANE_SUM) and the
  * block sums are added in order, so the result does not depend on how many
- * threads ran. Fewer than 8 blocks are summed in the calling thread. */
+ * threads ran. Fewer than 8 blocks are summed in the calling thread. Cuda
+ * tensors run kernels/reduce.cu, also in double and in an order fixed by the sizes. */
 #include "core/internal.h"
+#include "kernels/reduce.h"
 #include "ops/par.h"
 
 #include <math.h>
@@ -117,7 +119,6 @@ static int reduce_check(const char *op_name, const ss_tensor *t, int op)
 {
     SS_TRY(ss_check_tensor(t, op_name, "tensor"));
     if (op < SS_RED_SUM || op > SS_RED_SUMSQ) return SS_FAIL(SS_ERR_ARG, "%s: unknown reduction %d", op_name, op);
-    if (t->device != SS_CPU) return ss_cuda_missing(op_name);
     return SS_OK;
 }
 
@@ -125,6 +126,8 @@ int ss_reduce(double *result, const ss_tensor *t, int op)
 {
     SS_TRY(reduce_check("ss_reduce", t, op));
     if (!result) return SS_FAIL(SS_ERR_ARG, "ss_reduce: result is NULL");
+    if (t->device == SS_CUDA)
+        return SS_CUDA_CALL("ss_reduce", ss_cuda_reduce_forward(result, t->data, ss_tensor_numel(t), op));
     *result = reduce_span(op, t->data, ss_tensor_numel(t));
     return SS_OK;
 }
@@ -138,35 +141,43 @@ int ss_reduce_per_sample(ss_tensor *out, const ss_tensor *t, int op)
     if (ss_tensor_numel(out) != n)
         return SS_FAIL(SS_ERR_ARG, "ss_reduce_per_sample: out has %lld elements, expected %lld (one per sample)",
                        (long long)ss_tensor_numel(out), (long long)n);
+    if (t->device == SS_CUDA)
+        return SS_CUDA_CALL("ss_reduce_per_sample", ss_cuda_reduce_rows_forward(out->data, t->data, n, row, op));
     for (int64_t i = 0; i < n; i++) out->data[i] = (float)reduce_span(op, t->data + i * row, row);
     return SS_OK;
 }
 
+/* Device and shape checks of the dot products; returns the device. */
 static int dot_check(const char *name, const ss_tensor *a, const ss_tensor *b)
 {
     const ss_tensor *ts[2] = {a, b};
     int dev = ss_common_device(name, 2, ts);
     if (dev < 0) return dev;
     SS_TRY(ss_check_same_shape(name, a, b));
-    if (dev != SS_CPU) return ss_cuda_missing(name);
-    return SS_OK;
+    return dev;
 }
 
 int ss_dot(double *result, const ss_tensor *a, const ss_tensor *b)
 {
-    SS_TRY(dot_check("ss_dot", a, b));
+    int dev = dot_check("ss_dot", a, b);
+    if (dev < 0) return dev;
     if (!result) return SS_FAIL(SS_ERR_ARG, "ss_dot: result is NULL");
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("ss_dot", ss_cuda_dot_forward(result, a->data, b->data, ss_tensor_numel(a)));
     *result = blocked(-1, a->data, b->data, ss_tensor_numel(a), 0);
     return SS_OK;
 }
 
 int ss_dot_per_sample(ss_tensor *out, const ss_tensor *a, const ss_tensor *b)
 {
-    SS_TRY(dot_check("ss_dot_per_sample", a, b));
+    int dev = dot_check("ss_dot_per_sample", a, b);
+    if (dev < 0) return dev;
     SS_TRY(ss_check_tensor(out, "ss_dot_per_sample", "out"));
     int64_t n = a->shape[0], row = ss_tensor_numel(a) / n;
     if (ss_tensor_numel(out) != n || out->device != a->device)
         return SS_FAIL(SS_ERR_ARG, "ss_dot_per_sample: out must hold %lld values on the inputs' device", (long long)n);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("ss_dot_per_sample", ss_cuda_dot_rows_forward(out->data, a->data, b->data, n, row));
     for (int64_t i = 0; i < n; i++) out->data[i] = (float)blocked(-1, a->data + i * row, b->data + i * row, row, 0);
     return SS_OK;
 }
