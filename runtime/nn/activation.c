@@ -1,9 +1,11 @@
-/* activation.c — SiLU (x·sigmoid(x)) forward and backward, elementwise. */
+/* activation.c — SiLU (x·sigmoid(x)) forward and backward, elementwise (on cuda in kernels/layers.cu). */
 #include "core/internal.h"
+#include "kernels/layers.h"
 #include "nn/vexp.h"
 
 #include <math.h>
 
+/* Returns the device of the tensors. */
 static int silu_check(const char *op, ss_tensor *out, const ss_tensor *a, const ss_tensor *b)
 {
     SS_TRY(ss_check_tensor(out, op, "out"));
@@ -11,9 +13,7 @@ static int silu_check(const char *op, ss_tensor *out, const ss_tensor *a, const 
     SS_TRY(ss_check_same_shape(op, out, a));
     if (b) SS_TRY(ss_check_same_shape(op, out, b));
     const ss_tensor *ts[3] = {out, a, b};
-    int dev = ss_common_device(op, b ? 3 : 2, ts);
-    if (dev < 0) return dev;
-    return dev == SS_CPU ? SS_OK : ss_cuda_missing(op);
+    return ss_common_device(op, b ? 3 : 2, ts);
 }
 
 /* σ(x) from e = e^−|x| ≤ 1, which cannot overflow: 1/(1 + e) for x >= 0, e/(1 + e) below;
@@ -26,8 +26,10 @@ static inline float sigmoid(float x)
 
 int ss_silu_forward(ss_tensor *out, const ss_tensor *in)
 {
-    SS_TRY(silu_check("silu_forward", out, in, NULL));
+    const int dev = silu_check("silu_forward", out, in, NULL);
+    if (dev < 0) return dev;
     const int64_t n = ss_tensor_numel(in);
+    if (dev == SS_CUDA) return SS_CUDA_CALL("silu_forward", ss_cuda_silu_forward(out->data, in->data, n));
     const float *x = in->data;
     float *y = out->data;
 #pragma omp parallel for simd schedule(static) if (n > 65536)
@@ -38,8 +40,11 @@ int ss_silu_forward(ss_tensor *out, const ss_tensor *in)
 /* grad_in = grad_out · σ(x)(1 + x(1 − σ(x))). */
 int ss_silu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in)
 {
-    SS_TRY(silu_check("silu_backward", grad_in, grad_out, in));
+    const int dev = silu_check("silu_backward", grad_in, grad_out, in);
+    if (dev < 0) return dev;
     const int64_t n = ss_tensor_numel(in);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("silu_backward", ss_cuda_silu_backward(grad_in->data, grad_out->data, in->data, n));
     const float *x = in->data, *dy = grad_out->data;
     float *dx = grad_in->data;
 #pragma omp parallel for simd schedule(static) if (n > 65536)

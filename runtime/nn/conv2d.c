@@ -34,6 +34,7 @@
  * depend on the thread count only through the grouping of the grad_weight sums
  * (and OpenBLAS's own rounding); everything else is computed in a fixed order. */
 #include "core/internal.h"
+#include "kernels/conv2d.h"
 #include "ops/par.h"
 
 #include <cblas.h>
@@ -411,7 +412,9 @@ int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
     SS_TRY(check_shape(op, "bias", bias, 1, g.cout, 0, 0, 0));
     int dev = ss_check_layer_forward(op, out, in, weight, bias);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_conv2d_forward(out->data, in->data, weight->data, bias ? bias->data : NULL,
+                                                       g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, stride, padding));
 
     conv_run r = {.g = &g, .in = in->data, .weight = weight->data, .bias = bias ? bias->data : NULL,
                   .out = out->data};
@@ -436,7 +439,12 @@ int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *gr
     SS_TRY(check_shape(op, "grad_bias", grad_bias, 1, g.cout, 0, 0, 0));
     const int dev = ss_check_layer_backward(op, grad_out, in, weight, grad_in, grad_weight, grad_bias);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_conv2d_backward(grad_in ? grad_in->data : NULL,
+                                                        grad_weight ? grad_weight->data : NULL,
+                                                        grad_bias ? grad_bias->data : NULL, grad_out->data, in->data,
+                                                        weight->data, g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw,
+                                                        stride, padding));
 
     if (grad_bias) bias_grad(&g, grad_bias->data, grad_out->data);
     if (!grad_in && !grad_weight) return SS_OK;

@@ -1,6 +1,7 @@
 /* embedding.c — the sinusoidal timestep embedding of ADM (guided-diffusion's
- * timestep_embedding), in float32 the way PyTorch evaluates it. */
+ * timestep_embedding), in float32 the way PyTorch evaluates it; on cuda in kernels/layers.cu. */
 #include "core/internal.h"
+#include "kernels/layers.h"
 #include <math.h>
 
 /* out (N,dim): out[n][i] = cos(t_n·f_i), out[n][half+i] = sin(t_n·f_i), half = dim/2,
@@ -12,12 +13,14 @@ int ss_timestep_embedding(ss_tensor *out, const ss_tensor *t, double max_period)
     const ss_tensor *ts[2] = {out, t};
     int dev = ss_common_device("timestep_embedding", 2, ts);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing("timestep_embedding");
     if (out->ndim != 2 || out->shape[0] != ss_tensor_numel(t) || out->shape[1] < 2)
         return SS_FAIL(SS_ERR_ARG, "timestep_embedding: out must be (N, dim >= 2) with N = %lld timesteps",
                        (long long)ss_tensor_numel(t));
     if (!(max_period > 1)) return SS_FAIL(SS_ERR_ARG, "timestep_embedding: max_period must be > 1");
     const int64_t N = out->shape[0], dim = out->shape[1], half = dim / 2;
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("timestep_embedding",
+                            ss_cuda_timestep_embedding_forward(out->data, t->data, N, dim, max_period));
     const float a = (float)(-log(max_period));
     for (int64_t n = 0; n < N; n++) {
         float *e = out->data + n * dim;

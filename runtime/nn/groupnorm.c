@@ -1,10 +1,13 @@
 /* groupnorm.c — GroupNorm forward/backward (torch.nn.functional.group_norm):
  * per image n and group g of C/G channels, y = (x − μ)·rstd·weight[c] + bias[c] with
- * μ, rstd = 1/sqrt(var + eps) over the group's (C/G)·H·W values (biased variance). */
+ * μ, rstd = 1/sqrt(var + eps) over the group's (C/G)·H·W values (biased variance).
+ * On cuda, kernels/groupnorm.cu does the same arithmetic with double sums on the device. */
 #include "core/internal.h"
+#include "kernels/groupnorm.h"
 #include "ops/par.h"
 #include <math.h>
 
+/* Returns the device of x, stats, weight and bias (the last two may be NULL). */
 static int groupnorm_check(const char *op, const ss_tensor *x, const ss_tensor *weight, const ss_tensor *bias,
                            const ss_tensor *stats, int groups)
 {
@@ -13,7 +16,6 @@ static int groupnorm_check(const char *op, const ss_tensor *x, const ss_tensor *
     const ss_tensor *ts[4] = {x, stats, weight, bias};
     int dev = ss_common_device_given(op, 4, ts);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(op);
     if (x->ndim < 2) return SS_FAIL(SS_ERR_ARG, "%s: input must be (N,C,...), got %d dims", op, x->ndim);
     int64_t C = x->shape[1];
     if (groups < 1 || C % groups != 0)
@@ -25,7 +27,7 @@ static int groupnorm_check(const char *op, const ss_tensor *x, const ss_tensor *
         return SS_FAIL(SS_ERR_ARG, "%s: weight must have %lld values (one per channel)", op, (long long)C);
     if (bias && ss_tensor_numel(bias) != C)
         return SS_FAIL(SS_ERR_ARG, "%s: bias must have %lld values (one per channel)", op, (long long)C);
-    return SS_OK;
+    return dev;
 }
 
 /* Elements per channel (H·W…). */
@@ -39,11 +41,18 @@ static int64_t plane(const ss_tensor *x)
 int ss_groupnorm_forward(ss_tensor *out, ss_tensor *stats, const ss_tensor *in, const ss_tensor *weight,
                          const ss_tensor *bias, int groups, double eps)
 {
-    SS_TRY(groupnorm_check("groupnorm_forward", in, weight, bias, stats, groups));
+    const int dev = groupnorm_check("groupnorm_forward", in, weight, bias, stats, groups);
+    if (dev < 0) return dev;
     SS_TRY(ss_check_tensor(out, "groupnorm_forward", "out"));
     SS_TRY(ss_check_same_shape("groupnorm_forward", out, in));
     if (!(eps > 0)) return SS_FAIL(SS_ERR_ARG, "groupnorm_forward: eps must be > 0, got %g", eps);
     const int64_t N = in->shape[0], C = in->shape[1], P = plane(in), cg = C / groups, M = cg * P;
+    const ss_tensor *ts[2] = {in, out}; /* out on in's device too */
+    SS_TRY(ss_common_device("groupnorm_forward", 2, ts));
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("groupnorm_forward",
+                            ss_cuda_groupnorm_forward(out->data, stats->data, in->data, weight ? weight->data : NULL,
+                                                      bias ? bias->data : NULL, N, C, P, groups, eps));
     const float *x = in->data, *w = weight ? weight->data : NULL, *b = bias ? bias->data : NULL;
     float *y = out->data, *st = stats->data;
 #pragma omp parallel for schedule(static) if (N * C * P > 32768)
@@ -75,7 +84,8 @@ int ss_groupnorm_forward(ss_tensor *out, ss_tensor *stats, const ss_tensor *in, 
 int ss_groupnorm_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
                           const ss_tensor *in, const ss_tensor *weight, const ss_tensor *stats, int groups)
 {
-    SS_TRY(groupnorm_check("groupnorm_backward", in, weight, NULL, stats, groups));
+    const int dev = groupnorm_check("groupnorm_backward", in, weight, NULL, stats, groups);
+    if (dev < 0) return dev;
     SS_TRY(ss_check_tensor(grad_out, "groupnorm_backward", "grad_out"));
     SS_TRY(ss_check_same_shape("groupnorm_backward", grad_out, in));
     if (grad_in) SS_TRY(ss_check_same_shape("groupnorm_backward", grad_in, in));
@@ -84,6 +94,14 @@ int ss_groupnorm_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor 
         return SS_FAIL(SS_ERR_ARG, "groupnorm_backward: grad_weight must have %lld values", (long long)C);
     if (grad_bias && ss_tensor_numel(grad_bias) != C)
         return SS_FAIL(SS_ERR_ARG, "groupnorm_backward: grad_bias must have %lld values", (long long)C);
+    const ss_tensor *ts[5] = {in, grad_out, grad_in, grad_weight, grad_bias}; /* the gradients on in's device too */
+    SS_TRY(ss_common_device_given("groupnorm_backward", 5, ts));
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("groupnorm_backward",
+                            ss_cuda_groupnorm_backward(grad_in ? grad_in->data : NULL,
+                                                       grad_weight ? grad_weight->data : NULL,
+                                                       grad_bias ? grad_bias->data : NULL, grad_out->data, in->data,
+                                                       weight ? weight->data : NULL, stats->data, N, C, P, groups));
     const float *x = in->data, *dy = grad_out->data, *w = weight ? weight->data : NULL, *st = stats->data;
     if (grad_in) {
         float *dx = grad_in->data;

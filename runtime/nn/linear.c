@@ -8,6 +8,7 @@
  *   grad_weight  (Fout,Fin)         += grad_outᵀ (Fout,R) · in (R,Fin)
  *   grad_bias    (Fout)             += Σ_r grad_out[r], in double, rows in order. */
 #include "core/internal.h"
+#include "kernels/linear.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -75,7 +76,9 @@ int ss_linear_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
     SS_TRY(check_param(op, "bias", bias, g.fout, 0));
     int dev = ss_check_layer_forward(op, out, in, weight, bias);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_linear_forward(out->data, in->data, weight->data, bias ? bias->data : NULL,
+                                                       g.rows, g.fin, g.fout));
 
     /* out (R,Fout) = [bias +] in (R,Fin) · weightᵀ (Fin,Fout) */
     if (bias)
@@ -101,7 +104,11 @@ int ss_linear_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *gr
     SS_TRY(check_param(op, "grad_bias", grad_bias, g.fout, 0));
     const int dev = ss_check_layer_backward(op, grad_out, in, weight, grad_in, grad_weight, grad_bias);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_linear_backward(grad_in ? grad_in->data : NULL,
+                                                        grad_weight ? grad_weight->data : NULL,
+                                                        grad_bias ? grad_bias->data : NULL, grad_out->data, in->data,
+                                                        weight->data, g.rows, g.fin, g.fout));
 
     /* grad_in (R,Fin) = grad_out (R,Fout) · weight (Fout,Fin) */
     if (grad_in)

@@ -1,7 +1,9 @@
 /* resample.c — the UNet's 2x2 average pooling and nearest 2x up-sampling, with their
- * backward passes (each the other's adjoint up to the factor 4). */
+ * backward passes (each the other's adjoint up to the factor 4); on cuda in kernels/layers.cu. */
 #include "core/internal.h"
+#include "kernels/layers.h"
 
+/* Returns the device of the tensors. */
 static int resample_check(const char *op, const ss_tensor *big, const ss_tensor *small)
 {
     SS_TRY(ss_check_tensor(big, op, "full-size tensor"));
@@ -9,7 +11,6 @@ static int resample_check(const char *op, const ss_tensor *big, const ss_tensor 
     const ss_tensor *ts[2] = {big, small};
     int dev = ss_common_device(op, 2, ts);
     if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(op);
     if (big->ndim != 4 || small->ndim != 4 || big->shape[0] != small->shape[0] || big->shape[1] != small->shape[1] ||
         big->shape[2] / 2 != small->shape[2] || big->shape[3] / 2 != small->shape[3] || small->shape[2] < 1 ||
         small->shape[3] < 1) {
@@ -17,15 +18,18 @@ static int resample_check(const char *op, const ss_tensor *big, const ss_tensor 
         return SS_FAIL(SS_ERR_ARG, "%s: shapes %s and %s are not (N,C,H,W) and (N,C,H/2,W/2)", op,
                        ss_shape_str(a, sizeof a, big), ss_shape_str(b, sizeof b, small));
     }
-    return SS_OK;
+    return dev;
 }
 
 /* out (N,C,⌊H/2⌋,⌊W/2⌋) = mean of each 2x2 block of in (N,C,H,W); an odd last row/column is dropped. */
 int ss_avgpool2_forward(ss_tensor *out, const ss_tensor *in)
 {
-    SS_TRY(resample_check("avgpool2_forward", in, out));
+    const int dev = resample_check("avgpool2_forward", in, out);
+    if (dev < 0) return dev;
     const int64_t NC = in->shape[0] * in->shape[1], H = in->shape[2], W = in->shape[3];
     const int64_t h = out->shape[2], w = out->shape[3];
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("avgpool2_forward", ss_cuda_avgpool2_forward(out->data, in->data, NC, H, W));
 #pragma omp parallel for schedule(static) if (NC * H * W > 65536)
     for (int64_t p = 0; p < NC; p++) {
         const float *x = in->data + p * H * W;
@@ -42,9 +46,12 @@ int ss_avgpool2_forward(ss_tensor *out, const ss_tensor *in)
 /* grad_in (N,C,H,W) = grad_out/4 spread over each block (0 on a dropped row/column). */
 int ss_avgpool2_backward(ss_tensor *grad_in, const ss_tensor *grad_out)
 {
-    SS_TRY(resample_check("avgpool2_backward", grad_in, grad_out));
+    const int dev = resample_check("avgpool2_backward", grad_in, grad_out);
+    if (dev < 0) return dev;
     const int64_t NC = grad_in->shape[0] * grad_in->shape[1], H = grad_in->shape[2], W = grad_in->shape[3];
     const int64_t h = grad_out->shape[2], w = grad_out->shape[3];
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("avgpool2_backward", ss_cuda_avgpool2_backward(grad_in->data, grad_out->data, NC, H, W));
 #pragma omp parallel for schedule(static) if (NC * H * W > 65536)
     for (int64_t p = 0; p < NC; p++) {
         float *x = grad_in->data + p * H * W;
@@ -59,10 +66,13 @@ int ss_avgpool2_backward(ss_tensor *grad_in, const ss_tensor *grad_out)
 /* out (N,C,2h,2w): each value of in (N,C,h,w) repeated in a 2x2 block. */
 int ss_upsample2_forward(ss_tensor *out, const ss_tensor *in)
 {
-    SS_TRY(resample_check("upsample2_forward", out, in));
+    const int dev = resample_check("upsample2_forward", out, in);
+    if (dev < 0) return dev;
     if (out->shape[2] != 2 * in->shape[2] || out->shape[3] != 2 * in->shape[3])
         return SS_FAIL(SS_ERR_ARG, "upsample2_forward: out must be exactly twice the input's size");
     const int64_t NC = in->shape[0] * in->shape[1], h = in->shape[2], w = in->shape[3], W = 2 * w;
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("upsample2_forward", ss_cuda_upsample2_forward(out->data, in->data, NC, h, w));
 #pragma omp parallel for schedule(static) if (NC * h * w > 16384)
     for (int64_t p = 0; p < NC; p++) {
         const float *x = in->data + p * h * w;
@@ -76,10 +86,13 @@ int ss_upsample2_forward(ss_tensor *out, const ss_tensor *in)
 /* grad_in (N,C,h,w) = sum of grad_out over each 2x2 block. */
 int ss_upsample2_backward(ss_tensor *grad_in, const ss_tensor *grad_out)
 {
-    SS_TRY(resample_check("upsample2_backward", grad_out, grad_in));
+    const int dev = resample_check("upsample2_backward", grad_out, grad_in);
+    if (dev < 0) return dev;
     if (grad_out->shape[2] != 2 * grad_in->shape[2] || grad_out->shape[3] != 2 * grad_in->shape[3])
         return SS_FAIL(SS_ERR_ARG, "upsample2_backward: grad_out must be exactly twice grad_in's size");
     const int64_t NC = grad_in->shape[0] * grad_in->shape[1], h = grad_in->shape[2], w = grad_in->shape[3], W = 2 * w;
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("upsample2_backward", ss_cuda_upsample2_backward(grad_in->data, grad_out->data, NC, h, w));
 #pragma omp parallel for schedule(static) if (NC * h * w > 16384)
     for (int64_t p = 0; p < NC; p++) {
         float *x = grad_in->data + p * h * w;
