@@ -28,17 +28,22 @@ int ss_cublas_status(cublasStatus_t s, const char *what, const char *file, int l
 // ------------------------------------------------------------------ stream, cuBLAS
 
 static std::mutex g_lock;
-static cudaStream_t g_stream;
-static bool g_stream_made;
+static cudaStream_t g_stream; // 0 (the legacy stream) until made, and for good if making it fails
+static bool g_stream_tried;
 static cublasHandle_t g_blas;
 
 cudaStream_t ss_cuda_stream(void)
 {
     std::lock_guard<std::mutex> hold(g_lock);
-    // On failure the legacy stream (0) still orders everything correctly.
-    if (!g_stream_made && cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking) == cudaSuccess)
-        g_stream_made = true;
-    return g_stream_made ? g_stream : 0;
+    // One try only: switching streams later would leave earlier work unordered.
+    if (!g_stream_tried) {
+        g_stream_tried = true;
+        if (cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking) != cudaSuccess) {
+            cudaGetLastError();
+            g_stream = 0;
+        }
+    }
+    return g_stream;
 }
 
 int ss_cublas_handle(cublasHandle_t *h)
@@ -48,8 +53,12 @@ int ss_cublas_handle(cublasHandle_t *h)
     if (!g_blas) {
         cublasHandle_t made;
         SS_CUBLAS_TRY(cublasCreate(&made), "creating the cuBLAS handle");
-        cublasSetStream(made, s);
-        cublasSetMathMode(made, CUBLAS_DEFAULT_MATH);
+        cublasStatus_t st = cublasSetStream(made, s);
+        if (st == CUBLAS_STATUS_SUCCESS) st = cublasSetMathMode(made, CUBLAS_DEFAULT_MATH);
+        if (st != CUBLAS_STATUS_SUCCESS) {
+            cublasDestroy(made);
+            return ss_cublas_status(st, "binding the cuBLAS handle to the scalespace stream", __FILE__, __LINE__);
+        }
         g_blas = made;
     }
     *h = g_blas;
@@ -95,7 +104,7 @@ extern "C" int ss_cuda_malloc(void **p, size_t bytes)
         cudaError_t e = cudaMalloc(p, size);
         if (e == cudaErrorMemoryAllocation && g_cached > 0) { // the cache may hold what is missing
             cudaGetLastError();
-            cudaStreamSynchronize(g_stream_made ? g_stream : 0);
+            cudaStreamSynchronize(g_stream);
             release_locked();
             e = cudaMalloc(p, size);
         }

@@ -193,6 +193,19 @@ static int copy_raw(float *dst, int dst_dev, const float *src, int src_dev, int6
     }
     int kind = dst_dev == SS_CPU ? SS_COPY_D2H : src_dev == SS_CPU ? SS_COPY_H2D : SS_COPY_D2D;
     (void)kind;
+#ifdef SS_WITH_CUDA
+    /* cudaMemcpy may not copy between overlapping ranges (memmove above may): such a
+     * device copy (overlapping views of one storage) goes through a temporary block. */
+    if (kind == SS_COPY_D2D && dst == src) return SS_OK;
+    if (kind == SS_COPY_D2D && dst < src + n && src < dst + n) {
+        void *tmp = NULL;
+        SS_TRY(ss_cuda_malloc(&tmp, bytes));
+        int rc = ss_cuda_memcpy(tmp, src, bytes, SS_COPY_D2D);
+        if (rc == SS_OK) rc = ss_cuda_memcpy(dst, tmp, bytes, SS_COPY_D2D);
+        ss_cuda_free(tmp); /* the copies queue on the one stream before any reuse */
+        return rc;
+    }
+#endif
     return SS_CUDA_CALL("ss_tensor_copy", ss_cuda_memcpy(dst, src, bytes, kind));
 }
 
