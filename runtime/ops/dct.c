@@ -8,6 +8,7 @@
  * transformed in place in the output after a copy, so the input is never
  * touched and the plan never sees user data while planning. */
 #include "ops/dct.h"
+#include "kernels/dct.h"
 
 #include <fftw3.h>
 #include <limits.h>
@@ -137,13 +138,12 @@ int ss_image_op_check(const char *op, const ss_tensor *out, const ss_tensor *in,
         return SS_FAIL(SS_ERR_ARG, "%s: output %s does not fit input %s: expected the input's leading "
                        "dimensions and an image of %lldx%lld", op, ss_shape_str(so, sizeof so, out),
                        ss_shape_str(si, sizeof si, in), (long long)out_h, (long long)out_w);
-    if (dev != SS_CPU) return ss_cuda_missing(op);
     int64_t b = 1;
     for (int d = 0; d < nd - 2; d++) b *= in->shape[d];
     *batch = b;
     *h = in->shape[nd - 2];
     *w = in->shape[nd - 1];
-    return SS_OK;
+    return dev;
 }
 
 /* ------------------------------------------------------------ orthonormal DCT */
@@ -163,21 +163,25 @@ static void scale_axes(float *out, int64_t batch, int64_t h, int64_t w, double s
     }
 }
 
+/* The device, or the error. */
 static int dct_check(const char *op, const ss_tensor *out, const ss_tensor *in, int64_t *b, int64_t *h,
                      int64_t *w)
 {
-    SS_TRY(ss_image_op_check(op, out, in, 0, 0, b, h, w));
+    int dev = ss_image_op_check(op, out, in, 0, 0, b, h, w);
+    if (dev < 0) return dev;
     /* Copying in to out first; a partial overlap would corrupt the input. */
     if (out->data != in->data && ss_tensors_overlap(out, in))
         return SS_FAIL(SS_ERR_ARG, "%s: output partly overlaps the input", op);
-    return SS_OK;
+    return dev;
 }
 
 /* out: (...,H,W), in: (...,H,W); out may be in. */
 int ss_dct2_forward(ss_tensor *out, const ss_tensor *in)
 {
     int64_t b, h, w;
-    SS_TRY(dct_check("ss_dct2_forward", out, in, &b, &h, &w));
+    int dev = dct_check("ss_dct2_forward", out, in, &b, &h, &w);
+    if (dev < 0) return dev;
+    if (dev == SS_CUDA) return SS_CUDA_CALL("ss_dct2_forward", ss_cuda_dct2_forward(out->data, in->data, b, h, w));
     SS_TRY(ss_tensor_copy(out, in));
     SS_TRY(ss_dct2_raw(out->data, b, h, w, SS_DCT_REDFT10, "ss_dct2_forward"));
     scale_axes(out->data, b, h, w, sqrt(0.25 / h), sqrt(0.5 / h), sqrt(0.25 / w), sqrt(0.5 / w));
@@ -188,7 +192,9 @@ int ss_dct2_forward(ss_tensor *out, const ss_tensor *in)
 int ss_dct2_inverse(ss_tensor *out, const ss_tensor *in)
 {
     int64_t b, h, w;
-    SS_TRY(dct_check("ss_dct2_inverse", out, in, &b, &h, &w));
+    int dev = dct_check("ss_dct2_inverse", out, in, &b, &h, &w);
+    if (dev < 0) return dev;
+    if (dev == SS_CUDA) return SS_CUDA_CALL("ss_dct2_inverse", ss_cuda_dct2_inverse(out->data, in->data, b, h, w));
     SS_TRY(ss_tensor_copy(out, in));
     scale_axes(out->data, b, h, w, sqrt(1.0 / h), sqrt(0.5 / h), sqrt(1.0 / w), sqrt(0.5 / w));
     return ss_dct2_raw(out->data, b, h, w, SS_DCT_REDFT01, "ss_dct2_inverse");

@@ -11,6 +11,7 @@
  * exp(tΔ) as two banded (for small images or small t, dense) matrix passes;
  * only where that is estimated slower do they take the DCT path here. */
 #include "ops/dct.h"
+#include "kernels/dct.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,12 +20,10 @@
 
 /* out = F01(diag(mult)·F10(in)): mult is one (H,W) table already divided by
  * 4HW (scale_index NULL), or a stack of tables, image i using table
- * scale_index[i], divided here. */
+ * scale_index[i], divided here. out is in or does not overlap it. */
 static int dct_diag(const char *op, ss_tensor *out, const ss_tensor *in, const float *mult,
                     const int64_t *scale_index, int64_t b, int64_t h, int64_t w)
 {
-    if (out->data != in->data && ss_tensors_overlap(out, in))
-        return SS_FAIL(SS_ERR_ARG, "%s: output partly overlaps the input", op);
     SS_TRY(ss_tensor_copy(out, in));
     SS_TRY(ss_dct2_raw(out->data, b, h, w, SS_DCT_REDFT10, op));
     int64_t hw = h * w;
@@ -42,12 +41,14 @@ static int dct_diag(const char *op, ss_tensor *out, const ss_tensor *in, const f
     return ss_dct2_raw(out->data, b, h, w, SS_DCT_REDFT01, op);
 }
 
+/* The device, or the error. */
 static int heat_check(const char *op, const ss_tensor *out, const ss_tensor *in, double t, int64_t *b,
                       int64_t *h, int64_t *w)
 {
-    SS_TRY(ss_image_op_check(op, out, in, 0, 0, b, h, w));
+    int dev = ss_image_op_check(op, out, in, 0, 0, b, h, w);
+    if (dev < 0) return dev;
     if (!(t >= 0)) return SS_FAIL(SS_ERR_ARG, "%s: diffusion time t must be >= 0, got %g", op, t);
-    return SS_OK;
+    return dev;
 }
 
 /* exp(-t·λ_kl) / 4HW with λ_kl = (πk/H)² + (πl/W)²; λ_00 = 0 keeps the mean
@@ -69,10 +70,12 @@ static float *heat_table(double t, int64_t h, int64_t w)
 static int heat_run(const char *op, ss_tensor *out, const ss_tensor *in, double t)
 {
     int64_t b, h, w;
-    SS_TRY(heat_check(op, out, in, t, &b, &h, &w));
+    int dev = heat_check(op, out, in, t, &b, &h, &w);
+    if (dev < 0) return dev;
     if (t == 0) return ss_tensor_copy(out, in); /* exactly the identity */
     if (out->data != in->data && ss_tensors_overlap(out, in))
         return SS_FAIL(SS_ERR_ARG, "%s: output partly overlaps the input", op);
+    if (dev == SS_CUDA) return SS_CUDA_CALL(op, ss_cuda_heat_forward(out->data, in->data, b, h, w, t));
     int banded = ss_heat_band(out->data, in->data, b, h, w, t, op);
     if (banded < 0) return banded;
     if (banded > 0) return SS_OK;
@@ -103,7 +106,10 @@ int ss_heat_frequencies(ss_tensor *out)
 {
     SS_TRY(ss_check_tensor(out, "ss_heat_frequencies", "out"));
     int64_t b, h, w;
-    SS_TRY(ss_image_op_check("ss_heat_frequencies", out, out, 0, 0, &b, &h, &w));
+    int dev = ss_image_op_check("ss_heat_frequencies", out, out, 0, 0, &b, &h, &w);
+    if (dev < 0) return dev;
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("ss_heat_frequencies", ss_cuda_heat_frequencies_forward(out->data, b, h, w));
     for (int64_t i = 0; i < b; i++)
         for (int64_t k = 0; k < h; k++)
             for (int64_t l = 0; l < w; l++) {
@@ -113,9 +119,10 @@ int ss_heat_frequencies(ss_tensor *out)
     return SS_OK;
 }
 
-/* For each image of in (leading index flattened), the image of scale it uses:
- * scale's leading dimensions right-align with in's and each equals in's or is 1. */
-static int diag_scale_index(const char *op, const ss_tensor *in, const ss_tensor *scale, int64_t b, int64_t *idx)
+/* Which image of scale each image of in uses: scale's leading dimensions
+ * right-align with in's and each equals in's or is 1. Image i (leading index
+ * flattened) uses (i / map[0])·map[1] + (i % map[0])·map[2]. */
+static int diag_scale_map(const char *op, const ss_tensor *in, const ss_tensor *scale, int64_t map[3])
 {
     char si[96], ss[96];
     int nd = in->ndim, snd = scale->ndim;
@@ -129,25 +136,31 @@ static int diag_scale_index(const char *op, const ss_tensor *in, const ss_tensor
         return SS_FAIL(SS_ERR_ARG, "%s: scale %s does not broadcast to the input %s (needs (...,H,W) with "
                        "leading sizes equal to the input's or 1)", op, ss_shape_str(ss, sizeof ss, scale),
                        ss_shape_str(si, sizeof si, in));
-    for (int64_t i = 0; i < b; i++) {
-        int64_t i0 = i / isz[1], i1 = i % isz[1];
-        idx[i] = (ssz[0] == 1 ? 0 : i0) * ssz[1] + (ssz[1] == 1 ? 0 : i1);
-    }
+    map[0] = isz[1];
+    map[1] = ssz[0] == 1 ? 0 : ssz[1];
+    map[2] = ssz[1] == 1 ? 0 : 1;
     return SS_OK;
 }
 
 static int diag_run(const char *op, ss_tensor *out, const ss_tensor *in, const ss_tensor *scale)
 {
-    int64_t b, h, w;
-    SS_TRY(ss_image_op_check(op, out, in, 0, 0, &b, &h, &w));
+    int64_t b, h, w, map[3] = {1, 0, 0};
+    int dev = ss_image_op_check(op, out, in, 0, 0, &b, &h, &w);
+    if (dev < 0) return dev;
     SS_TRY(ss_check_tensor(scale, op, "scale"));
-    if (scale->device != SS_CPU) return ss_cuda_missing(op);
+    const ss_tensor *ts[2] = {in, scale};
+    SS_TRY(ss_common_device(op, 2, ts));
+    SS_TRY(diag_scale_map(op, in, scale, map));
+    if (ss_tensors_overlap(out, scale)) return SS_FAIL(SS_ERR_ARG, "%s: output overlaps the scale", op);
+    if (out->data != in->data && ss_tensors_overlap(out, in))
+        return SS_FAIL(SS_ERR_ARG, "%s: output partly overlaps the input", op);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL(op, ss_cuda_diag_dct_forward(out->data, in->data, scale->data, b, h, w, map[0], map[1],
+                                                         map[2]));
     int64_t *idx = ss_alloc((size_t)b * sizeof(int64_t), "diag_dct indices");
     if (!idx) return SS_ERR_NOMEM;
-    int rc = diag_scale_index(op, in, scale, b, idx);
-    if (rc == SS_OK && ss_tensors_overlap(out, scale))
-        rc = SS_FAIL(SS_ERR_ARG, "%s: output overlaps the scale", op);
-    if (rc == SS_OK) rc = dct_diag(op, out, in, scale->data, idx, b, h, w);
+    for (int64_t i = 0; i < b; i++) idx[i] = i / map[0] * map[1] + i % map[0] * map[2];
+    int rc = dct_diag(op, out, in, scale->data, idx, b, h, w);
     ss_free(idx);
     return rc;
 }

@@ -6,6 +6,7 @@
  * adds (u_q − u_p) to p and (u_p − u_q) to q: the matrix is the negated graph
  * Laplacian, symmetric, so the adjoint is the same loop. */
 #include "ops/dct.h"
+#include "kernels/laplace.h"
 
 #include <string.h>
 
@@ -25,7 +26,8 @@ static void laplace_row(float *restrict o, const float *restrict r, const float 
 static int laplace_run(const char *op, ss_tensor *out, const ss_tensor *in)
 {
     int64_t b, h, w;
-    SS_TRY(ss_image_op_check(op, out, in, 0, 0, &b, &h, &w));
+    int dev = ss_image_op_check(op, out, in, 0, 0, &b, &h, &w);
+    if (dev < 0) return dev;
     /* The stencil reads neighbours after writing: work from a copy if out
      * shares memory with in. */
     ss_tensor *copy = NULL;
@@ -33,6 +35,11 @@ static int laplace_run(const char *op, ss_tensor *out, const ss_tensor *in)
         copy = ss_tensor_clone(in);
         if (!copy) return ss_last_status();
         in = copy;
+    }
+    if (dev == SS_CUDA) {
+        int rc = SS_CUDA_CALL(op, ss_cuda_laplace_forward(out->data, in->data, b, h, w));
+        ss_tensor_free(copy); /* the kernel is queued before the copy's memory can be reused */
+        return rc;
     }
     const float *u = in->data;
     float *o = out->data;

@@ -382,22 +382,51 @@ ss_linop *ss_linop_transpose(ss_linop *a)
     return op;
 }
 
+/* ------------------------------------------------------------ devices */
+
+int ss_linop_device(const ss_linop *op)
+{
+    if (!op) return SS_CPU;
+    if (op->tensor) return op->tensor->device;
+    int dev = ss_osmosis_linop_device(op);
+    if (dev >= 0) return dev;
+    dev = ss_linop_device(op->a);
+    return dev != SS_CPU ? dev : ss_linop_device(op->b);
+}
+
+int ss_tensor_move(ss_tensor **t, int device)
+{
+    if ((*t)->device == device) return SS_OK;
+    ss_tensor *moved = ss_tensor_to(*t, device);
+    if (!moved) return ss_last_status();
+    ss_tensor_free(*t);
+    *t = moved;
+    return SS_OK;
+}
+
 /* ------------------------------------------------------------ dot-product test */
 
 int ss_linop_dot_test(double *rel_err, const ss_linop *op, int64_t batch, uint64_t seed)
+{
+    return ss_linop_dot_test_on(rel_err, op, batch, seed, ss_linop_device(op));
+}
+
+int ss_linop_dot_test_on(double *rel_err, const ss_linop *op, int64_t batch, uint64_t seed, int device)
 {
     if (!rel_err) return SS_FAIL(SS_ERR_ARG, "ss_linop_dot_test: rel_err is NULL");
     if (!op) return SS_FAIL(SS_ERR_ARG, "ss_linop_dot_test: operator is NULL");
     if (batch < 1) return SS_FAIL(SS_ERR_ARG, "ss_linop_dot_test: batch must be >= 1, got %lld", (long long)batch);
     int64_t sx[3] = {batch, op->in_h, op->in_w}, sy[3] = {batch, op->out_h, op->out_w};
-    ss_tensor *x = ss_tensor_empty(3, sx, SS_CPU), *aty = ss_tensor_empty(3, sx, SS_CPU);
-    ss_tensor *y = ss_tensor_empty(3, sy, SS_CPU), *ax = ss_tensor_empty(3, sy, SS_CPU);
+    ss_tensor *x = ss_tensor_empty(3, sx, SS_CPU), *aty = ss_tensor_empty(3, sx, device);
+    ss_tensor *y = ss_tensor_empty(3, sy, SS_CPU), *ax = ss_tensor_empty(3, sy, device);
     int rc = x && aty && y && ax ? SS_OK : ss_last_status();
     ss_rng g;
     double d1 = 0, d2 = 0, nax = 0, ny = 0;
     if (rc == SS_OK) rc = ss_rng_init(&g, seed);
     if (rc == SS_OK) rc = ss_rng_normal(&g, x, 0.0f, 1.0f);
     if (rc == SS_OK) rc = ss_rng_normal(&g, y, 0.0f, 1.0f);
+    if (rc == SS_OK) rc = ss_tensor_move(&x, device);
+    if (rc == SS_OK) rc = ss_tensor_move(&y, device);
     if (rc == SS_OK) rc = ss_linop_apply(op, ax, x);
     if (rc == SS_OK) rc = ss_linop_adjoint(op, aty, y);
     if (rc == SS_OK) rc = ss_dot(&d1, ax, y);

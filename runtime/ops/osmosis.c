@@ -37,9 +37,17 @@
  *
  * Operators (ss_linop_osmosis, _generator) own a context with copies of the
  * drift (and, for ss_linop_osmosis, its face coefficients: four more floats per
- * drift pixel), freed with the last reference through ss_linop_set_destroy. */
+ * drift pixel), freed with the last reference through ss_linop_set_destroy.
+ *
+ * On the GPU (kernels/osmosis.cu) one thread computes one output pixel from the
+ * faces around it, the face coefficients of I − τA computed on the fly in the
+ * form the CPU stores them; the explicit-step bounds are a max-reduction there. */
 #include "ops/dct.h"
 #include "ops/par.h"
+#include "kernels/osmosis.h"
+#ifdef SS_WITH_CUDA
+#include "core/cuda.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -56,6 +64,7 @@ typedef struct osm_ctx {
     int shared;               /* 1: one drift for every image (no leading dims or all 1) */
     float h;                  /* grid size */
     float alpha, beta;        /* out = alpha·u + beta·(A u), or the adjoint */
+    int faced;                /* 1: the face-coefficient form (osm_use_faces) */
     float *faces;             /* NULL, or the face coefficients of beta·A (osm_faces_build) */
 } osm_ctx;
 
@@ -75,6 +84,16 @@ static int same_lead(const ss_tensor *t, const ss_tensor *img)
     return 1;
 }
 
+static const char *device_name(int dev) { return dev == SS_CUDA ? "cuda" : "cpu"; }
+
+/* SS_ERR_DEVICE unless drift d (named role) is on the device of the image it acts on. */
+static int check_drift_device(const char *fn, const char *role, const ss_tensor *d, const ss_tensor *img)
+{
+    if (d->device == img->device) return SS_OK;
+    return SS_FAIL(SS_ERR_DEVICE, "%s: tensors on different devices (drift %s on %s, the image on %s) in one op; "
+                   "move them with :to() first", fn, role, device_name(d->device), device_name(img->device));
+}
+
 static int check_grid(const char *fn, float h)
 {
     if (!(h > 0) || !isfinite(h))
@@ -83,7 +102,7 @@ static int check_grid(const char *fn, float h)
 }
 
 /* One drift component: NULL exactly when the image has no such faces, else a
- * CPU tensor (…,fh,fw) with img's leading dimensions (exact: set `exact`) or
+ * tensor (…,fh,fw) on img's device with img's leading dimensions (exact: set `exact`) or
  * leading dimensions whose product is 1. `role` names it, e.g. "d1". */
 static int check_component(const char *fn, const char *role, const ss_tensor *d, const ss_tensor *img, int64_t fh,
                            int64_t fw, int exact, int *shared)
@@ -100,7 +119,7 @@ static int check_component(const char *fn, const char *role, const ss_tensor *d,
     if (!d)
         return SS_FAIL(SS_ERR_ARG, "%s: drift %s is NULL but image %s has faces between its %s", fn, role, si, axis);
     if (!d->storage) return SS_FAIL(SS_ERR_ARG, "%s: drift %s was freed", fn, role);
-    if (d->device != SS_CPU) return ss_cuda_missing(fn);
+    SS_TRY(check_drift_device(fn, role, d, img));
     ss_shape_str(sd, sizeof sd, d);
     int nd = d->ndim;
     int fits = nd >= 2 && d->shape[nd - 2] == fh && d->shape[nd - 1] == fw;
@@ -129,6 +148,7 @@ static int check_drift(const char *fn, osm_ctx *c, const ss_tensor *d1, const ss
     c->d1 = d1, c->d2 = d2;
     c->h_img = H, c->w_img = W;
     c->shared = s1 >= 0 ? s1 : s2 >= 0 ? s2 : 0;
+    c->faced = 0;
     c->faces = NULL;
     return SS_OK;
 }
@@ -349,6 +369,16 @@ static int osm_faces_build(osm_ctx *c)
     return SS_OK;
 }
 
+/* Switches c (h, beta set) to the face-coefficient form, for an operator applied
+ * many times: the CPU stores the coefficients once, the GPU kernel recomputes them
+ * (a read of the drift costs what a read of stored coefficients would). */
+static int osm_use_faces(osm_ctx *c)
+{
+    const ss_tensor *d = c->d1 ? c->d1 : c->d2;
+    c->faced = 1;
+    return d && d->device == SS_CUDA ? SS_OK : osm_faces_build(c);
+}
+
 /* Scaled flux P·ub − Q·ua of the face with coefficients at index f of the planes. */
 #define FACE_FLUX(P, Q, f, ua, ub) ((P)[f] * (ub) - (Q)[f] * (ua))
 
@@ -468,6 +498,18 @@ static void osm_kernel(float *restrict out, const float *restrict in, const osm_
     ss_par_ranges(nimg * jb.nchunk * jb.nstrip, par, osm_blocks, &jb);
 }
 
+#ifdef SS_WITH_CUDA
+/* osm_kernel on the GPU: the same arguments, the drift on the device. */
+static int osm_cuda(float *out, const float *in, const osm_ctx *c, int64_t nimg, int adjoint)
+{
+    const float cc = 1.0f / (c->h * c->h), e = 0.5f / c->h;
+    const float *d1 = c->d1 ? c->d1->data : NULL, *d2 = c->d2 ? c->d2->data : NULL;
+    return (adjoint ? ss_cuda_osmosis_adjoint : ss_cuda_osmosis_forward)(out, in, d1, d2, nimg, c->h_img, c->w_img,
+                                                                         c->shared, cc, e, c->alpha, c->beta,
+                                                                         c->faced);
+}
+#endif
+
 /* Runs the kernel on (…,H,W) tensors, through a copy when out shares memory with in. */
 static int osm_run(const osm_ctx *c, ss_tensor *out, const ss_tensor *in, int adjoint)
 {
@@ -477,12 +519,44 @@ static int osm_run(const osm_ctx *c, ss_tensor *out, const ss_tensor *in, int ad
         if (!copy) return ss_last_status();
         in = copy;
     }
-    osm_kernel(out->data, in->data, c, ss_tensor_numel(in) / (c->h_img * c->w_img), adjoint);
-    ss_tensor_free(copy);
-    return SS_OK;
+    const int64_t nimg = ss_tensor_numel(in) / (c->h_img * c->w_img);
+    int rc = SS_OK;
+    if (in->device == SS_CUDA) rc = SS_CUDA_CALL("osmosis", osm_cuda(out->data, in->data, c, nimg, adjoint));
+    else osm_kernel(out->data, in->data, c, nimg, adjoint);
+    ss_tensor_free(copy); /* on the GPU after queuing the kernel: the allocator reuses it in stream order */
+    return rc;
 }
 
 /* ------------------------------------------------------------ drift */
+
+/* The error for guidance value x at flat index k of v (…,H,W): NaN/Inf or not > 0. */
+static int bad_guidance(const char *fn, float x, int64_t k, int64_t H, int64_t W)
+{
+    long long img = (long long)(k / (H * W)), i = (long long)(k / W % H), j = (long long)(k % W);
+    if (isnan(x) || isinf(x))
+        return SS_FAIL(SS_ERR_NUMERIC, "%s: guidance v contains %s at flat index %lld (image %lld, row %lld, "
+                       "column %lld)", fn, isnan(x) ? "NaN" : "Inf", (long long)k, img, i, j);
+    return SS_FAIL(SS_ERR_ARG, "%s: guidance v must be > 0 everywhere (osmosis needs positive images: add "
+                   "an offset such as 1), but v = %g at flat index %lld (image %lld, row %lld, column %lld)",
+                   fn, (double)x, (long long)k, img, i, j);
+}
+
+#ifdef SS_WITH_CUDA
+/* The drift on the GPU: the scan for the first bad guidance value, then the kernel. */
+static int drift_cuda(const char *fn, ss_tensor *d1, ss_tensor *d2, const ss_tensor *v, int64_t H, int64_t W,
+                      double s)
+{
+    const int64_t n = ss_tensor_numel(v);
+    int64_t k;
+    SS_TRY(ss_cuda_osmosis_first_bad_forward(&k, v->data, n));
+    if (k < n) {
+        float x;
+        SS_TRY(ss_cuda_memcpy(&x, v->data + k, sizeof x, SS_COPY_D2H));
+        return bad_guidance(fn, x, k, H, W);
+    }
+    return ss_cuda_osmosis_drift_forward(d1 ? d1->data : NULL, d2 ? d2->data : NULL, v->data, n / (H * W), H, W, s);
+}
+#endif
 
 /* d1: (…,H−1,W) (NULL when H = 1), d2: (…,H,W−1) (NULL when W = 1), v: (…,H,W) > 0. */
 int ss_osmosis_drift(ss_tensor *d1, ss_tensor *d2, const ss_tensor *v, float h)
@@ -493,7 +567,6 @@ int ss_osmosis_drift(ss_tensor *d1, ss_tensor *d2, const ss_tensor *v, float h)
     if (v->ndim < 2)
         return SS_FAIL(SS_ERR_ARG, "%s: guidance v %s needs 2 to 4 dimensions (...,H,W)", fn,
                        ss_shape_str(sv, sizeof sv, v));
-    if (v->device != SS_CPU) return ss_cuda_missing(fn);
     SS_TRY(check_grid(fn, h));
     osm_ctx c;
     SS_TRY(check_drift(fn, &c, d1, d2, v, 1));
@@ -501,19 +574,12 @@ int ss_osmosis_drift(ss_tensor *d1, ss_tensor *d2, const ss_tensor *v, float h)
         (d1 && d2 && ss_tensors_overlap(d1, d2)))
         return SS_FAIL(SS_ERR_ARG, "%s: the drift outputs d1, d2 and the guidance v must not share memory", fn);
     const int64_t H = c.h_img, W = c.w_img, n = ss_tensor_numel(v);
+    const double s = 2.0 / h;
+    if (v->device == SS_CUDA) return SS_CUDA_CALL(fn, drift_cuda(fn, d1, d2, v, H, W, s));
     const float *p = v->data;
     for (int64_t k = 0; k < n; k++)
-        if (!(p[k] > 0) || !isfinite(p[k])) {
-            long long img = (long long)(k / (H * W)), i = (long long)(k / W % H), j = (long long)(k % W);
-            if (isnan(p[k]) || isinf(p[k]))
-                return SS_FAIL(SS_ERR_NUMERIC, "%s: guidance v contains %s at flat index %lld (image %lld, row %lld, "
-                               "column %lld)", fn, isnan(p[k]) ? "NaN" : "Inf", (long long)k, img, i, j);
-            return SS_FAIL(SS_ERR_ARG, "%s: guidance v must be > 0 everywhere (osmosis needs positive images: add "
-                           "an offset such as 1), but v = %g at flat index %lld (image %lld, row %lld, column %lld)",
-                           fn, (double)p[k], (long long)k, img, i, j);
-        }
+        if (!(p[k] > 0) || !isfinite(p[k])) return bad_guidance(fn, p[k], k, H, W);
     const int64_t nimg = n / (H * W);
-    const double s = 2.0 / h;
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t r = 0; r < nimg * H; r++) {
         const int64_t m = r / H, i = r % H;
@@ -562,10 +628,14 @@ int ss_osmosis_adjoint(ss_tensor *out, const ss_tensor *y, const ss_tensor *d1, 
 
 /* max over pixels of the sum of outgoing coefficients |q| (pixel is a) and |p|
  * (pixel is b), and max |d|·h/2 (<= 1 keeps the off-diagonals >= 0). */
-static void osm_bounds(const osm_ctx *c, double *max_out, double *max_dh)
+static int osm_bounds(const osm_ctx *c, double *max_out, double *max_dh)
 {
     const int64_t H = c->h_img, W = c->w_img;
     const int64_t nimg = c->d1 ? lead_numel(c->d1) : c->d2 ? lead_numel(c->d2) : 1; /* the drift's own images */
+    const ss_tensor *d = c->d1 ? c->d1 : c->d2;
+    if (d && d->device == SS_CUDA)
+        return SS_CUDA_CALL("osmosis", ss_cuda_osmosis_bounds_forward(max_out, max_dh, c->d1 ? c->d1->data : NULL,
+                                                                      c->d2 ? c->d2->data : NULL, nimg, H, W, c->h));
     const double cc = 1.0 / ((double)c->h * c->h), e = 0.5 / c->h;
     const float *d1 = c->d1 ? c->d1->data : NULL, *d2 = c->d2 ? c->d2->data : NULL;
     double mo = 0, md = 0;
@@ -586,6 +656,7 @@ static void osm_bounds(const osm_ctx *c, double *max_out, double *max_dh)
     }
     *max_out = mo;
     *max_dh = md;
+    return SS_OK;
 }
 
 /* The drift alone decides the image size: H from d1 (1 when NULL), W from d2. */
@@ -603,7 +674,7 @@ static int drift_image(const char *fn, ss_tensor *img, const ss_tensor *d1, cons
     memcpy(img->shape, d->shape, sizeof img->shape);
     img->shape[d->ndim - 2] += d1 ? 1 : 0;
     img->shape[d->ndim - 1] += d1 ? 0 : 1;
-    img->device = SS_CPU;
+    img->device = d->device;
     return SS_OK;
 }
 
@@ -620,7 +691,7 @@ int ss_osmosis_explicit_limit(double *tau_max, const ss_tensor *d1, const ss_ten
     c.h = h;
     c.shared = 0;
     double mo, md;
-    osm_bounds(&c, &mo, &md);
+    SS_TRY(osm_bounds(&c, &mo, &md));
     *tau_max = mo > 0 ? 1.0 / mo : INFINITY;
     return SS_OK;
 }
@@ -647,7 +718,7 @@ int ss_osmosis_explicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_ten
     c.h = h, c.alpha = 1.0f, c.beta = tau;
     c.own1 = c.own2 = NULL;
     double mo, md;
-    osm_bounds(&c, &mo, &md);
+    SS_TRY(osm_bounds(&c, &mo, &md));
     if (md > 1.0 + 1e-6)
         return SS_FAIL(SS_ERR_ARG, "%s: drift magnitude %g exceeds 2/h = %g (h = %g): the explicit scheme keeps "
                        "positivity for no tau > 0 (the canonical drift of a positive image stays below 2/h; was the "
@@ -671,8 +742,8 @@ static int osm_adjoint_cb(void *ctx, ss_tensor *out, const ss_tensor *in);
 static int osm_cb(const osm_ctx *c, ss_tensor *out, const ss_tensor *in, int adjoint)
 {
     const char *fn = adjoint ? "ss_linop_adjoint(osmosis)" : "ss_linop_apply(osmosis)";
-    if (in->device != SS_CPU || out->device != SS_CPU) return ss_cuda_missing(fn);
     const ss_tensor *d = c->d1 ? c->d1 : c->d2;
+    if (d) SS_TRY(check_drift_device(fn, c->d1 ? "d1" : "d2", d, in)); /* ss_linop_apply checked out against in */
     if (!(lead_numel(d) == 1 || same_lead(d, in))) {
         char sd[96], si[96];
         return SS_FAIL(SS_ERR_ARG, "%s: the operator's drift %s does not fit input %s: the input needs the drift's "
@@ -717,7 +788,7 @@ static ss_linop *osm_linop(const char *fn, const ss_tensor *d1, const ss_tensor 
     c->d1 = c->own1, c->d2 = c->own2;
     c->h = h, c->alpha = alpha, c->beta = beta;
     c->shared = 0; /* decided per call from the input */
-    if (alpha != 0.0f && osm_faces_build(c) < 0) { /* I − τA: applied many times in solves */
+    if (alpha != 0.0f && osm_use_faces(c) < 0) { /* I − τA: applied many times in solves */
         osm_destroy(c);
         return NULL;
     }
@@ -732,6 +803,13 @@ static ss_linop *osm_linop(const char *fn, const ss_tensor *d1, const ss_tensor 
         return NULL;
     }
     return op;
+}
+
+int ss_osmosis_linop_device(const ss_linop *op)
+{
+    if (op->destroy != osm_destroy) return -1;
+    const osm_ctx *c = op->ctx;
+    return c->d1 ? c->d1->device : c->d2 ? c->d2->device : SS_CPU;
 }
 
 ss_linop *ss_linop_osmosis(const ss_tensor *d1, const ss_tensor *d2, float h, float tau)
@@ -774,7 +852,7 @@ int ss_osmosis_implicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_ten
     snprintf(name, sizeof name, "osmosis_step(tau=%g,h=%g)", (double)tau, (double)h);
     /* The context borrows the caller's drift for the length of this call; the
      * face coefficients of I − τA are computed once for the solve's many applications. */
-    SS_TRY(osm_faces_build(&c));
+    SS_TRY(osm_use_faces(&c));
     ss_linop *op = ss_linop_new(osm_apply_cb, osm_adjoint_cb, &c, H, W, H, W, name);
     if (!op) {
         ss_free(c.faces);

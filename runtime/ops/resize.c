@@ -20,8 +20,14 @@
  * horizontal-first order, at the 1e-7 level). The adjoint runs the transposed
  * loops with the same tables in the reverse order: each pass scatters where
  * the forward gathers. An axis whose size does not change is the identity in
- * every mode, and its pass is skipped. */
+ * every mode, and its pass is skipped. On the GPU each table becomes a dense
+ * (out, in) matrix, cached on the device, and the passes are GEMMs
+ * (kernels/resize.cu); the adjoint multiplies by the same matrices transposed. */
 #include "ops/dct.h"
+#include "kernels/resize.h"
+#ifdef SS_WITH_CUDA
+#include "core/cuda.h"
+#endif
 
 #include <math.h>
 #include <omp.h>
@@ -376,8 +382,39 @@ static void resize_image(float *o, const float *x, float *tmp, float *blk, int64
     }
 }
 
+#ifdef SS_WITH_CUDA
+/* The dense matrix (rows = out, cols = in positions) of one axis of mode *ctx. */
+static int axis_dense(float *m, int64_t rows, int64_t cols, void *ctx)
+{
+    resize_axis ax = {0};
+    SS_TRY(axis_build(&ax, *(const int *)ctx, cols, rows));
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t k = 0; k < ax.count[i]; k++) m[i * cols + ax.first[i] + k] = ax.w[i * ax.taps + k];
+    axis_free(&ax);
+    return SS_OK;
+}
+
+/* The GPU path: the matrices of the axes that change size, then the GEMM pair. */
+static int resize_cuda(ss_tensor *out, const ss_tensor *in, int mode, int adjoint, int64_t b, int64_t H, int64_t W,
+                       int64_t Ho, int64_t Wo)
+{
+    const float *mh = NULL, *mw = NULL;
+    int own_h = 0, own_w = 0, rc = SS_OK;
+    if (H != Ho) rc = ss_cuda_matrix_get(&mh, &own_h, SS_CUDA_MATRIX_RESIZE + mode, Ho, H, axis_dense, &mode);
+    if (rc == SS_OK && W != Wo)
+        rc = ss_cuda_matrix_get(&mw, &own_w, SS_CUDA_MATRIX_RESIZE + mode, Wo, W, axis_dense, &mode);
+    if (rc == SS_OK)
+        rc = adjoint ? ss_cuda_resize_adjoint(out->data, in->data, b, H, W, Ho, Wo, mh, mw)
+                     : ss_cuda_resize_forward(out->data, in->data, b, H, W, Ho, Wo, mh, mw);
+    if (own_h) ss_cuda_free((void *)mh); /* after queuing: the allocator reuses it in stream order */
+    if (own_w) ss_cuda_free((void *)mw);
+    return rc;
+}
+#endif
+
 /* out and in carry the same leading dimensions; the forward maps in's image
- * to out's size, the adjoint maps in (resized) back to out (original). */
+ * to out's size, the adjoint maps in (resized) back to out (original). Returns
+ * the device, or the error. */
 static int resize_check(const char *op, const ss_tensor *out, const ss_tensor *in, int mode, int64_t *b)
 {
     const ss_tensor *ts[2] = {out, in};
@@ -397,10 +434,12 @@ static int resize_check(const char *op, const ss_tensor *out, const ss_tensor *i
 static int resize_run(const char *op, ss_tensor *out, const ss_tensor *in, int mode, int adjoint)
 {
     int64_t b;
-    SS_TRY(resize_check(op, out, in, mode, &b));
+    int dev = resize_check(op, out, in, mode, &b);
+    if (dev < 0) return dev;
     const ss_tensor *orig = adjoint ? out : in, *small = adjoint ? in : out;
     const int64_t H = orig->shape[orig->ndim - 2], W = orig->shape[orig->ndim - 1];
     const int64_t Ho = small->shape[small->ndim - 2], Wo = small->shape[small->ndim - 1];
+    if (dev == SS_CUDA) return SS_CUDA_CALL(op, resize_cuda(out, in, mode, adjoint, b, H, W, Ho, Wo));
     resize_axis ay = {0}, ax = {0};
     ss_tensor *copy = NULL;
     float *bufs = NULL;

@@ -10,15 +10,17 @@
  * float32, so when it passes the stopping rule the true residual b − A x is
  * computed (one extra operator application) and decides; if it fails, the
  * iteration restarts from it, and gives up with SS_ERR_NOTCONV when that
- * repeats without progress (a tolerance float32 cannot reach). */
+ * repeats without progress (a tolerance float32 cannot reach). Vectors on the
+ * GPU run the same iteration, each pass one kernel (kernels/krylov.cu) whose
+ * sums come back to the host. */
 #include "core/internal.h"
+#include "kernels/krylov.h"
 #include "ops/par.h"
 #include "solvers/solve.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* Near-breakdown threshold: |<r̂₀, r>| < BREAKDOWN·‖r̂₀‖‖r‖ restarts. */
 #define BREAKDOWN 1e-12
@@ -33,24 +35,12 @@ static const char *const FN = "ss_bicgstab_solve";
 /* ------------------------------------------------------------ fused vector passes */
 
 /* Each iteration makes five passes over the vectors, each fusing its updates
- * with the inner products that follow them. Sums run in double over fixed
+ * with the inner products that follow them (the kinds are enum ss_krylov_pass,
+ * shared with the GPU's passes). Sums run in double over fixed
  * blocks of BLOCK elements (SS_LANE_SUM lanes inside a block, block sums added
  * in order), so they do not depend on the thread count; the blocks run in
  * parallel only above SS_PAR_MIN elements. */
 #define BLOCK 8192
-
-enum {
-    K_NORM, /* ⟨b, b⟩ */
-    K_RES,  /* r = b − v (v = A x); ⟨r, r⟩ */
-    K_DOT,  /* ⟨r̂, r⟩ */
-    K_P,    /* p = r + β (p − ω v) */
-    K_VV,   /* ⟨r̂, v⟩, ⟨v, v⟩ */
-    K_S,    /* s = r − α v, kept in r; ⟨s, s⟩ */
-    K_TS,   /* ⟨t, s⟩, ⟨t, t⟩ (s in r) */
-    K_XR,   /* x = x + α p + ω s, r = s − ω t; ⟨r, r⟩, ⟨r̂, r⟩ */
-    K_XR0,  /* the same for ω = 0: x = x + α p, r = s − 0 t */
-    K_X,    /* x = x + α p */
-};
 
 typedef struct vpass {
     int kind;
@@ -113,17 +103,17 @@ static void pass_block(int kind, float *restrict x, float *restrict r, float *re
 {
     out[0] = out[1] = 0.0;
     switch (kind) {
-    case K_NORM: SS_LANE_SUM(1, i0, i1, out, T_NORM); break;
-    case K_RES: SS_LANE_SUM(1, i0, i1, out, T_RES); break;
-    case K_DOT: SS_LANE_SUM(1, i0, i1, out, T_DOT); break;
-    case K_P:
+    case SS_KRYLOV_NORM: SS_LANE_SUM(1, i0, i1, out, T_NORM); break;
+    case SS_KRYLOV_RES: SS_LANE_SUM(1, i0, i1, out, T_RES); break;
+    case SS_KRYLOV_DOT: SS_LANE_SUM(1, i0, i1, out, T_DOT); break;
+    case SS_KRYLOV_P:
         for (int64_t k = i0; k < i1; k++) p[k] = r[k] + be * (p[k] - om * v[k]);
         break;
-    case K_VV: SS_LANE_SUM(2, i0, i1, out, T_VV); break;
-    case K_S: SS_LANE_SUM(1, i0, i1, out, T_S); break;
-    case K_TS: SS_LANE_SUM(2, i0, i1, out, T_TS); break;
-    case K_XR: SS_LANE_SUM(2, i0, i1, out, T_XR); break;
-    case K_XR0: SS_LANE_SUM(2, i0, i1, out, T_XR0); break;
+    case SS_KRYLOV_VV: SS_LANE_SUM(2, i0, i1, out, T_VV); break;
+    case SS_KRYLOV_S: SS_LANE_SUM(1, i0, i1, out, T_S); break;
+    case SS_KRYLOV_TS: SS_LANE_SUM(2, i0, i1, out, T_TS); break;
+    case SS_KRYLOV_XR: SS_LANE_SUM(2, i0, i1, out, T_XR); break;
+    case SS_KRYLOV_XR0: SS_LANE_SUM(2, i0, i1, out, T_XR0); break;
     default:
         for (int64_t k = i0; k < i1; k++) x[k] = x[k] + al * p[k];
         break;
@@ -146,16 +136,24 @@ typedef struct work {
 } work;
 
 /* One pass of `kind`; its sums (two at most) in sums[]. */
-static void vpass_run(const work *w, int kind, ss_tensor *x, const ss_tensor *b, float alpha, float omega, float beta,
-                      double sums[2])
+static int vpass_run(const work *w, int kind, ss_tensor *x, const ss_tensor *b, float alpha, float omega, float beta,
+                     double sums[2])
 {
     const int64_t n = ss_tensor_numel(w->r), nb = (n + BLOCK - 1) / BLOCK;
     vpass q = {kind, n, x ? x->data : NULL, w->r->data, w->p->data, b ? b->data : NULL, w->rhat->data,
                w->v->data, w->t->data, alpha, omega, beta, w->part};
+    if (w->r->device == SS_CUDA) {
+        double dev_sums[2] = {0, 0};
+        SS_TRY(SS_CUDA_CALL(FN, ss_cuda_krylov_pass_forward(dev_sums, kind, n, q.x, q.r, q.p, q.b, q.rhat, q.v, q.t,
+                                                            alpha, omega, beta)));
+        if (sums) sums[0] = dev_sums[0], sums[1] = dev_sums[1];
+        return SS_OK;
+    }
     ss_par_ranges(nb, n > SS_PAR_MIN, vpass_blocks, &q);
     double s0 = 0, s1 = 0;
     for (int64_t blk = 0; blk < nb; blk++) s0 += w->part[2 * blk], s1 += w->part[2 * blk + 1];
     if (sums) sums[0] = s0, sums[1] = s1;
+    return SS_OK;
 }
 
 /* r = b − A x (v: A x) and its norm. */
@@ -163,7 +161,7 @@ static int true_residual(double *nrm, const work *w, const ss_linop *A, ss_tenso
 {
     SS_TRY(ss_linop_apply(A, w->v, x));
     double s[2];
-    vpass_run(w, K_RES, x, b, 0, 0, 0, s);
+    SS_TRY(vpass_run(w, SS_KRYLOV_RES, x, b, 0, 0, 0, s));
     *nrm = sqrt(s[0]);
     return SS_OK;
 }
@@ -172,16 +170,15 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
                         work *w)
 {
     ss_tensor *r = w->r, *rhat = w->rhat, *p = w->p, *v = w->v, *t = w->t;
-    const size_t bytes = (size_t)ss_tensor_numel(b) * sizeof(float);
     double bnorm, rnorm, sums[2];
-    vpass_run(w, K_NORM, x, b, 0, 0, 0, sums);
+    SS_TRY(vpass_run(w, SS_KRYLOV_NORM, x, b, 0, 0, 0, sums));
     bnorm = sqrt(sums[0]);
     const double thr = fmax(o->tol * bnorm, o->abs_tol);
     if (o->warm_start) {
         SS_TRY(true_residual(&rnorm, w, A, x, b));
     } else {
         SS_TRY(ss_tensor_fill(x, 0.0f));
-        memcpy(r->data, b->data, bytes);
+        SS_TRY(ss_tensor_copy(r, b));
         rnorm = bnorm;
     }
     if (!isfinite(rnorm))
@@ -223,14 +220,18 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
         if (inf->iterations >= o->maxiter) break;
         double rho;
         if (fresh) {
-            memcpy(rhat->data, r->data, bytes);
+            SS_TRY(ss_tensor_copy(rhat, r));
             rhat_norm = rnorm;
             rho = rnorm * rnorm;
         } else {
-            if (rho_ok) rho = rho_next;
-            else vpass_run(w, K_DOT, x, b, 0, 0, 0, sums), rho = sums[0];
+            if (rho_ok) {
+                rho = rho_next;
+            } else {
+                SS_TRY(vpass_run(w, SS_KRYLOV_DOT, x, b, 0, 0, 0, sums));
+                rho = sums[0];
+            }
             if (fabs(rho) < BREAKDOWN * rhat_norm * rnorm) { /* near breakdown: restart from r */
-                memcpy(rhat->data, r->data, bytes);
+                SS_TRY(ss_tensor_copy(rhat, r));
                 rhat_norm = rnorm;
                 rho = rnorm * rnorm;
                 fresh = 1;
@@ -238,14 +239,14 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
             }
         }
         if (fresh) {
-            memcpy(p->data, r->data, bytes);
+            SS_TRY(ss_tensor_copy(p, r));
         } else { /* p = r + β (p − ω v) */
             double beta = (rho / rho_old) * (alpha / omega);
-            vpass_run(w, K_P, x, b, 0, (float)omega, (float)beta, NULL);
+            SS_TRY(vpass_run(w, SS_KRYLOV_P, x, b, 0, (float)omega, (float)beta, NULL));
         }
         SS_TRY(ss_linop_apply(A, v, p));
         double rv, vnorm;
-        vpass_run(w, K_VV, x, b, 0, 0, 0, sums);
+        SS_TRY(vpass_run(w, SS_KRYLOV_VV, x, b, 0, 0, 0, sums));
         rv = sums[0], vnorm = sqrt(sums[1]);
         if (!isfinite(rv) || !isfinite(vnorm) || !isfinite(rho))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: NaN/Inf at iteration %d (operator '%s' gave a non-finite value, "
@@ -262,22 +263,22 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
         }
         fresh = 0;
         alpha = rho / rv;
-        vpass_run(w, K_S, x, b, (float)alpha, 0, 0, sums); /* s = r − α v, kept in r */
+        SS_TRY(vpass_run(w, SS_KRYLOV_S, x, b, (float)alpha, 0, 0, sums)); /* s = r − α v, kept in r */
         rho_ok = 0;
         const double snorm = sqrt(sums[0]);
         inf->iterations++;
         r_is_true = 0;
         if (snorm <= thr) { /* converged at the half step */
-            vpass_run(w, K_X, x, b, (float)alpha, 0, 0, NULL);
+            SS_TRY(vpass_run(w, SS_KRYLOV_X, x, b, (float)alpha, 0, 0, NULL));
             rnorm = snorm;
             continue;
         }
         SS_TRY(ss_linop_apply(A, t, r));
-        vpass_run(w, K_TS, x, b, 0, 0, 0, sums);
+        SS_TRY(vpass_run(w, SS_KRYLOV_TS, x, b, 0, 0, 0, sums));
         const double ts = sums[0], tt = sums[1];
         omega = tt > 0 ? ts / tt : 0.0;
         /* x = x + α p + ω s, r = s − ω t, with ‖r‖ and the next <r̂₀, r> */
-        vpass_run(w, omega != 0 ? K_XR : K_XR0, x, b, (float)alpha, (float)omega, 0, sums);
+        SS_TRY(vpass_run(w, omega != 0 ? SS_KRYLOV_XR : SS_KRYLOV_XR0, x, b, (float)alpha, (float)omega, 0, sums));
         rnorm = sqrt(sums[0]);
         rho_next = sums[1], rho_ok = 1;
         if (!isfinite(rnorm) || !isfinite(omega))

@@ -12,6 +12,7 @@
  * converge; f(T_k) e₁ stays accurate for smooth f (Greenbaum's backward
  * stability), and reorth = 1 restores it at O(k²·numel) extra cost. */
 #include "core/internal.h"
+#include "ops/dct.h"
 #include "solvers/solve.h"
 
 #include <lapacke.h>
@@ -166,17 +167,24 @@ int ss_lanczos_apply(ss_tensor *out, const ss_linop *A, const ss_tensor *v, int 
 
 int ss_power_iteration(double *lambda_max, const ss_linop *A, int32_t iterations, uint64_t seed)
 {
+    return ss_power_iteration_on(lambda_max, A, iterations, seed, ss_linop_device(A));
+}
+
+int ss_power_iteration_on(double *lambda_max, const ss_linop *A, int32_t iterations, uint64_t seed, int device)
+{
     static const char *const PFN = "ss_power_iteration";
     if (!lambda_max) return SS_FAIL(SS_ERR_ARG, "%s: lambda_max is NULL", PFN);
     SS_TRY(ss_square_op_check(PFN, A));
     if (iterations < 1) return SS_FAIL(SS_ERR_ARG, "%s: iterations must be >= 1, got %d", PFN, (int)iterations);
     int64_t shape[4] = {1, 1, A->in_h, A->in_w};
-    ss_tensor *x = ss_tensor_empty(4, shape, SS_CPU), *y = x ? ss_tensor_empty(4, shape, SS_CPU) : NULL;
+    /* The start is drawn on the CPU: the same on every device. */
+    ss_tensor *x = ss_tensor_empty(4, shape, SS_CPU), *y = x ? ss_tensor_empty(4, shape, device) : NULL;
     int rc = y ? SS_OK : ss_last_status();
     ss_rng g;
     double nrm = 0, lam = 0;
     if (rc == SS_OK) rc = ss_rng_init(&g, seed);
     if (rc == SS_OK) rc = ss_rng_normal(&g, x, 0.0f, 1.0f);
+    if (rc == SS_OK) rc = ss_tensor_move(&x, device);
     if (rc == SS_OK) rc = ss_dot(&nrm, x, x);
     if (rc == SS_OK) rc = ss_affine(x, x, (float)(1.0 / sqrt(nrm)), 0.0f);
     for (int32_t it = 0; rc == SS_OK && it < iterations; it++) {

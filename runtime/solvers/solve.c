@@ -24,9 +24,7 @@ int ss_operand_check(const char *fn, const ss_linop *A, const ss_tensor *out, co
     SS_TRY(ss_check_tensor(in, fn, in_name));
     SS_TRY(ss_square_op_check(fn, A));
     const ss_tensor *ts[2] = {out, in};
-    int dev = ss_common_device(fn, 2, ts);
-    if (dev < 0) return dev;
-    if (dev != SS_CPU) return ss_cuda_missing(fn);
+    SS_TRY(ss_common_device(fn, 2, ts));
     int nd = in->ndim;
     int fits = nd >= 2 && in->shape[nd - 2] == A->in_h && in->shape[nd - 1] == A->in_w;
     if (fits && ss_tensor_same_shape(out, in)) return SS_OK;
@@ -51,10 +49,12 @@ int ss_solve_check(const char *fn, const ss_tensor *x, const ss_linop *A, const 
     if (o->maxiter < 0) return SS_FAIL(SS_ERR_ARG, "%s: maxiter must be >= 0, got %d", fn, (int)o->maxiter);
     char what[64];
     snprintf(what, sizeof what, "%s: right-hand side b", fn);
-    if (!ss_all_finite(b->data, ss_tensor_numel(b))) SS_TRY(ss_tensor_check_finite(b, what));
+    /* The host scan is a fast path for CPU tensors; ss_tensor_check_finite scans any device. */
+    if (b->device != SS_CPU || !ss_all_finite(b->data, ss_tensor_numel(b))) SS_TRY(ss_tensor_check_finite(b, what));
     if (o->warm_start) {
         snprintf(what, sizeof what, "%s: initial guess x", fn);
-        if (!ss_all_finite(x->data, ss_tensor_numel(x))) SS_TRY(ss_tensor_check_finite(x, what));
+        if (x->device != SS_CPU || !ss_all_finite(x->data, ss_tensor_numel(x)))
+            SS_TRY(ss_tensor_check_finite(x, what));
     }
     return SS_OK;
 }
