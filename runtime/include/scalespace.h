@@ -234,7 +234,7 @@ ss_tensor *ss_mnist_json_load(const char *path);
 int ss_dir_list(char *buf, size_t buflen, size_t *need, const char *dir, const char *suffix);
 
 /* ---------------------------------------------------------------- linear operators
- * Images are the last two dimensions of float32 CPU tensors (...,H,W) with 2
+ * Images are the last two dimensions of float32 tensors (cpu or cuda) (...,H,W) with 2
  * to 4 dimensions; every leading dimension is a batch (N·C images, each
  * transformed on its own), and out has in's leading dimensions. Every operator
  * is a _forward/_adjoint pair whose adjoint is the transposed loop (exact up to
@@ -449,7 +449,7 @@ int ss_power_iteration(double *lambda_max, const ss_linop *A, int32_t iterations
 
 /* ------------------------------------------------ nn: convolution and linear */
 
-/* Layers of a network as forward/backward pairs on float32 CPU tensors, PyTorch
+/* Layers of a network as forward/backward pairs on float32 tensors (cpu or cuda), PyTorch
  * semantics (torch.nn.functional.conv2d and linear). The backward takes the
  * upstream gradient and writes the input gradient (=) and adds to the parameter
  * gradients (+=), so gradients of several calls accumulate until the caller
@@ -575,7 +575,7 @@ int ss_ema_update(ss_tensor *ema, const ss_tensor *param, double decay);
 
 /* Linear osmosis (Weickert et al. 2013; Vogel et al. 2013): ∂_t u = Δu − div(d u)
  * with reflecting boundaries, for positive images (add an offset such as 1 and
- * remove it after). Images are float32 CPU tensors (...,H,W), each image on its
+ * remove it after). Images are float32 tensors (cpu or cuda) (...,H,W), each image on its
  * own; h > 0 is the grid size (1 for pixels). The drift lives on the faces of a
  * staggered grid, boundary faces carry none:
  *   d1 (...,H−1,W): y-component, d1[i][j] on the face between rows i and i+1
