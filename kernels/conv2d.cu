@@ -67,7 +67,7 @@ static int conv_via(const conv_geom &g)
     if (v && *v && !cublas && !cudnn)
         return SS_FAIL(SS_ERR_ARG, "conv2d: SS_CUDA_CONV must be cudnn or cublas, got \"%s\"", v);
 #ifdef SS_WITH_CUDNN
-    const bool fits = g.n * g.cin * g.h * g.w <= INT_MAX && g.n * g.cout * g.np <= INT_MAX;
+    const bool fits = g.n * g.cin * g.h * g.w <= INT_MAX && g.n * g.cout * g.np <= INT_MAX && g.cout * g.k <= INT_MAX;
     return cublas || !fits ? VIA_CUBLAS : VIA_CUDNN;
 #else
     if (cudnn) return SS_FAIL(SS_ERR_DEVICE, "conv2d: SS_CUDA_CONV=cudnn, but libscalespace was built without cuDNN");

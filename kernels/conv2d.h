@@ -7,8 +7,8 @@
  *           BackwardData / BackwardFilter, the algorithms chosen once per shape by
  *           cuDNN's heuristics (cudnnGet*Algorithm_v7, as PyTorch without
  *           cudnn.benchmark) and kept with the descriptors; workspace from the caching
- *           allocator. Tensors of 2^31 elements or more go the cuBLAS way (cuDNN's
- *           legacy sizes are int).
+ *           allocator. Tensors (input, output or weight) of 2^31 elements or more go
+ *           the cuBLAS way (cuDNN's legacy sizes are int).
  *   cuBLAS  SS_CUDA_CONV=cublas, or a build without cuDNN: im2col + GEMM per chunk of
  *           images (1x1 stride-1 kernels multiply the tensors directly), col2im for
  *           grad_in. SS_CUDA_CONV=cudnn asks for cuDNN (an error without it); other

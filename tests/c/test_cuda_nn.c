@@ -1,14 +1,15 @@
 /* test_cuda_nn.c — the neural-network layers on CUDA against the CPU at UNet-like shapes:
- * conv2d (3x3 stride 1 and 2, 1x1, odd sizes, with and without bias) on both paths (cuDNN
- * and SS_CUDA_CONV=cublas), each in exact FP32 (SS_CUDA_TF32=0) and with TF32 allowed (the
+ * conv2d (3x3 stride 1 and 2, 1x1, odd sizes, with and without bias, one shape at two batch
+ * sizes, one large enough for several cuBLAS chunks) on both paths (cuDNN and
+ * SS_CUDA_CONV=cublas), each in exact FP32 (SS_CUDA_TF32=0) and with TF32 allowed (the
  * default); linear; GroupNorm; SiLU; 2x2 average pooling; nearest 2x up-sampling; the
  * timestep embedding. Every forward and backward; the backward twice, so the parameter
  * gradients must have doubled (`+=`) while grad_in (`=`, over garbage) must not; the
  * NULL gradients; mixing devices and a bad SS_CUDA_CONV are refused.
  *
  * Tolerances (cuda_close: max |cpu - gpu| / max(1, max |cpu|)):
- *  - conv2d, exact FP32: 1e-4. Sums of K = Cin·9 (<= 576) products forward and of
- *    N·Ho·Wo (<= 4096) backward, in other orders than OpenBLAS's (~1e-6), and cuDNN's
+ *  - conv2d, exact FP32: 1e-4. Sums of K = Cin·9 (<= 4608) products forward and of
+ *    N·Ho·Wo (<= 18432) backward, in other orders than OpenBLAS's (~1e-6), and cuDNN's
  *    heuristics may pick Winograd or FFT algorithms, whose FP32 error is ~1e-5 of the
  *    largest value;
  *  - conv2d, TF32: 5e-3. Inputs rounded to 10-bit mantissas (2^-11 = 4.9e-4 relative per
@@ -169,6 +170,7 @@ static void test_conv2d(void)
 {
     static const conv_case cases[] = {
         {4, 64, 16, 16, 64, 3, 1, 1, 1},  /* a ResBlock conv */
+        {2, 64, 16, 16, 64, 3, 1, 1, 1},  /* the same with another batch size (cuDNN plans are per batch) */
         {4, 64, 32, 32, 64, 3, 2, 1, 1},  /* the strided down-sampling conv */
         {4, 64, 16, 16, 128, 1, 1, 0, 1}, /* the 1x1 skip projection */
         {4, 64, 32, 32, 128, 1, 1, 0, 0}, /* 1x1 without bias */
@@ -176,6 +178,9 @@ static void test_conv2d(void)
         {4, 64, 32, 32, 3, 3, 1, 1, 0},   /* the output conv, no bias */
         {3, 5, 9, 7, 6, 3, 2, 0, 1},      /* odd sizes, stride 2, no padding */
         {2, 4, 7, 6, 5, 1, 2, 1, 1},      /* 1x1 with stride and padding (the im2col path) */
+        /* K·P = 4608·6144 floats per image: the cuBLAS path's 2^26-float scratch holds 2 images,
+         * so its chunk loop runs a packed chunk of 2 and a tail of 1 */
+        {3, 512, 64, 96, 4, 3, 1, 1, 1},
     };
     static const struct {
         const char *path, *tf32, *name;
