@@ -21,6 +21,16 @@ static inline void cuda_skip_unless_device(const char *test, const char *what)
     exit(77);
 }
 
+/* Uninitialised tensors of a shape on either device (the test ends when making one fails). */
+static inline ss_tensor *cpu_empty(int nd, const int64_t *shape)
+{
+    return need(ss_tensor_empty(nd, shape, SS_CPU), "a cpu tensor");
+}
+static inline ss_tensor *gpu_empty(int nd, const int64_t *shape)
+{
+    return need(ss_tensor_empty(nd, shape, SS_CUDA), "a cuda tensor");
+}
+
 /* A GPU copy of a CPU tensor (the test ends when that fails: nothing to compare). */
 static inline ss_tensor *cuda_copy(const ss_tensor *cpu) { return need(ss_tensor_to(cpu, SS_CUDA), "a cuda copy"); }
 

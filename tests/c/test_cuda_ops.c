@@ -38,9 +38,6 @@ static ss_rng rng;
 static const int64_t sizes[][2] = {{28, 28}, {32, 32}, {64, 64}, {12, 20}};
 #define NSIZES (int)(sizeof sizes / sizeof sizes[0])
 
-static ss_tensor *cpu_empty(int nd, const int64_t *s) { return need(ss_tensor_empty(nd, s, SS_CPU), "a tensor"); }
-static ss_tensor *gpu_empty(int nd, const int64_t *s) { return need(ss_tensor_empty(nd, s, SS_CUDA), "a tensor"); }
-
 static ss_tensor *randn(int nd, const int64_t *s)
 {
     ss_tensor *t = cpu_empty(nd, s);

@@ -38,16 +38,6 @@ static ss_rng rng;
 #define PER_SAMPLE_TOL 1e-6
 #define BMM_TOL 1e-5
 
-static ss_tensor *cpu_empty(int nd, const int64_t *shape)
-{
-    return need(ss_tensor_empty(nd, shape, SS_CPU), "a cpu tensor");
-}
-
-static ss_tensor *gpu_empty(int nd, const int64_t *shape)
-{
-    return need(ss_tensor_empty(nd, shape, SS_CUDA), "a cuda tensor");
-}
-
 /* A cpu tensor of U[lo, hi) values. */
 static ss_tensor *rand_t(int nd, const int64_t *shape, float lo, float hi)
 {
