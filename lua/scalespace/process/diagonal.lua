@@ -252,7 +252,9 @@ function M.ihdm(opts)
     local data = popts and popts.data
     tensor.expect_tensor(data, "ihdm.prior", 3)
     local idx = g:randint(n, 1, data:shape()[1])
-    local x = self:mean(data:index(idx):to(self.device or "cpu"), self.T)
+    local x0 = data:index(idx)
+    if (self.device or "cpu") ~= x0:device_name() then x0 = x0:to(self.device) end
+    local x = self:mean(x0, self.T)
     return x:add_(g:normal(x:empty_like()), self.delta)
   end
   return P
