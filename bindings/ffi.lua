@@ -85,6 +85,38 @@ function M.arg_error(fname, i, what, v)
   M.raise(string.format("%s: argument %d: expected %s, got %s", fname, i, what, M.typename(v)))
 end
 
+pcall(ffi.cdef, [[
+int mkdir(const char *path, unsigned int mode);
+char *strerror(int errnum);
+void *opendir(const char *name);
+int closedir(void *dir);
+]])
+local EEXIST = 17
+
+--- Creates directory `path` and its parents (mode 0777 before the umask), with a real
+-- check: a part that cannot be made, or that exists but is not a directory, raises
+-- "<fname>: cannot create <path>: <reason>". No shell is involved.
+function M.mkdir_p(path, fname)
+  if type(path) ~= "string" or path == "" then M.arg_error(fname or "mkdir_p", 1, "a directory path", path) end
+  local acc = path:sub(1, 1) == "/" and "/" or ""
+  for part in path:gmatch("[^/]+") do
+    acc = acc .. part
+    if C.mkdir(acc, 511) ~= 0 then
+      local e = ffi.errno()
+      if e ~= EEXIST then
+        M.raise(string.format("%s: cannot create %s: %s", fname or "mkdir_p", path, ffi.string(C.strerror(e))))
+      end
+    end
+    acc = acc .. "/"
+  end
+  local d = C.opendir(path)
+  if d == nil then
+    M.raise(string.format("%s: cannot create %s: %s", fname or "mkdir_p", path, ffi.string(C.strerror(ffi.errno()))))
+  end
+  C.closedir(d)
+  return path
+end
+
 --- Whether a file can be opened for reading.
 function M.file_exists(path)
   local f = io.open(path, "rb")

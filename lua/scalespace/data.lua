@@ -45,31 +45,50 @@ function Dataset:stats()
 end
 
 --- Iterates over batches: `for x, y, idx in ds:batches{size=64, shuffle=true, rng=g} do`.
--- opts.flip = true mirrors each image horizontally with probability 1/2 (rng needed);
--- opts.drop_last = true skips a final short batch. x is a new (B,C,H,W) tensor,
--- y the labels (B) or nil, idx the 1-based rows taken.
+-- x is a new (B,C,H,W) tensor, y the labels (B) or nil, idx the 1-based rows taken.
+-- opts: size (64); shuffle (a new order each epoch); flip (mirror each image horizontally
+-- with probability 1/2); rng (the generator for shuffle and flip) or seed (a
+-- reproducible stream: epoch e's order and batch k's flips come from generators seeded by
+-- (seed, e) and (seed, k), so a run can start anywhere); drop_last (skip a short final
+-- batch; implied when epochs > 1); epochs (1; math.huge for as many as are asked for);
+-- start (the number of batches to skip first: a resumed run's step).
 function Dataset:batches(opts)
   opts = opts or {}
   local size = opts.size or 64
-  if type(size) ~= "number" or size < 1 then raise("batches: size must be a positive number") end
-  local g = opts.rng
-  if (opts.shuffle or opts.flip) and g == nil then raise("batches: shuffle and flip need opts.rng = ss.rng(seed)") end
-  local order
-  if opts.shuffle then order = g:perm(self.n) else
-    order = {}
-    for i = 1, self.n do order[i] = i end
+  if type(size) ~= "number" or size < 1 or size % 1 ~= 0 then
+    raise("batches: size must be a whole number >= 1, got " .. tostring(size))
   end
-  local pos = 0
+  local epochs, start, seed, g = opts.epochs or 1, opts.start or 0, opts.seed, opts.rng
+  if (opts.shuffle or opts.flip) and g == nil and seed == nil then
+    raise("batches: shuffle and flip need opts.rng = ss.rng(seed) or opts.seed")
+  end
+  local drop_last = opts.drop_last or epochs > 1
+  if drop_last and size > self.n then
+    raise(string.format("batches: size %d is larger than the data set (%d images)", size, self.n))
+  end
+  local per_epoch = drop_last and math.floor(self.n / size) or math.ceil(self.n / size)
+  local total = epochs * per_epoch
+  local epoch, order = -1, nil
+  local k = start -- batches handed out so far
+  local function order_of(e)
+    if not opts.shuffle then
+      local o = {}
+      for i = 1, self.n do o[i] = i end
+      return o
+    end
+    return (seed and tensor.rng(seed * 1000003 + e + 1) or g):perm(self.n)
+  end
   return function()
-    if pos >= self.n then return nil end
-    local b = math.min(size, self.n - pos)
-    if b < size and opts.drop_last then return nil end
+    if k >= total then return nil end
+    local e, j = math.floor(k / per_epoch), k % per_epoch
+    if e ~= epoch then epoch, order = e, order_of(e) end
+    local b = math.min(size, self.n - j * size)
     local idx = {}
-    for i = 1, b do idx[i] = order[pos + i] end
-    pos = pos + b
+    for i = 1, b do idx[i] = order[j * size + i] end
+    k = k + 1
     local x = self.images:index(idx)
     if opts.flip then
-      local coin = g:bernoulli({ b }, 0.5)
+      local coin = (seed and tensor.rng(seed * 1000003 + 2 ^ 40 + k) or g):bernoulli({ b }, 0.5)
       check(C.ss_flip_w_where(x.p, coin.p.data))
     end
     local y = self.labels and self.labels:index(idx) or nil

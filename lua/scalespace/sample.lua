@@ -1,15 +1,16 @@
---- scalespace.sample — the learned reverse processes: IHDM (Rissanen et al., Alg. 2),
--- DDPM (ancestral, or DDIM), blurring diffusion (the reverse step in the DCT basis) and
--- Scale Space Diffusion (Eq. 6, Lanczos noise on resolution changes).
+--- scalespace.sample — the learned reverse processes, through the process protocol
+-- (ss.process): the process gives the times a sampler visits (P:sampler_times), the
+-- prior, the network's output size per step (P:output_size) and the reverse step from
+-- the network's prediction (P:reverse_step); this module runs the loop, keeps a
+-- trajectory, and draws pictures.
 --
 --   local x = ss.sample.run(P, net, {n = 16, seed = 1})            -- (16,C,H,W)
 --   local x, path = ss.sample.run(P, net, {n = 8, trajectory = 10}) -- and 10 snapshots
 --
--- The network sees x_t and the integer time t (IHDM: the level k) and predicts what the
--- process was trained for: IHDM the residual (μ = u_k + f), DDPM ε or x_0
--- (opts.prediction), blurring diffusion ε, SSD the unscaled A_{t−1}x_0 / √ᾱ_{t−1} at
--- r(t−1). opts.steps respaces DDPM, blurring and SSD (a subsequence of the times; SSD
--- keeps both ends of every resolution change).
+-- The network sees x_t and the integer time t and predicts what the process was trained
+-- for (opts.prediction, default the process's first: IHDM's residual, DDPM's and blurring
+-- diffusion's ε, Scale Space Diffusion's unscaled mean). opts.steps respaces where the
+-- process allows it; opts.method picks a sampler the process offers ("ancestral", "ddim").
 local lib = require "scalespace.ffi"
 local tensor = require "scalespace.tensor"
 local progress = require "scalespace.progress"
@@ -17,46 +18,9 @@ local raise, arg_error = lib.raise, lib.arg_error
 
 local M = {}
 
-local kinds = { ihdm = true, ddpm = true, blurring = true, ssd = true }
-
---- The process's kind for training and sampling, or an error naming what exists.
-function M.kind(P, fname)
-  if type(P) ~= "table" or type(P.name) ~= "string" then arg_error(fname, 1, "a process (ss.process.*)", P) end
-  if not kinds[P.name] then
-    raise(string.format("%s: no learned reverse process for '%s' (ihdm, ddpm, blurring and ssd have one)", fname,
-      P.name))
-  end
-  if P.name == "blurring" and P.form ~= "hoogeboom" then
-    raise(fname .. ': blurring diffusion is learned in its "hoogeboom" form')
-  end
-  return P.name
-end
-
---- The times a sampler visits, T first and 0 last: every time, or `steps` of them evenly
--- spaced (as numpy's linspace rounded); for SSD both ends of every resolution change.
-function M.times(P, steps)
-  local T = P.T
-  local keep = {}
-  if not steps or steps >= T then
-    for t = 1, T do keep[t] = true end
-  else
-    if type(steps) ~= "number" or steps < 1 then raise("sample: steps must be a positive number") end
-    for i = 0, steps - 1 do
-      keep[math.floor(1 + i * (T - 1) / math.max(steps - 1, 1) + 0.5)] = true
-    end
-  end
-  if P.resolution then
-    for t = 1, T do
-      if P.resolution[t] ~= P.resolution[t - 1] then keep[t], keep[t - 1] = true, true end
-    end
-  end
-  keep[T] = true
-  local out = {}
-  for t = T, 1, -1 do
-    if keep[t] then out[#out + 1] = t end
-  end
-  out[#out + 1] = 0
-  return out
+--- The times a sampler visits, T first and 0 last (P:sampler_times).
+function M.times(P, steps, opts)
+  return P:sampler_times(steps, opts)
 end
 
 -- n weights from 0 to 1.
@@ -99,42 +63,19 @@ function M.interpolated_noise(seed_a, seed_b, mode)
   end
 end
 
--- One reverse step t → s of each kind from the network's prediction `pred`.
-local steps = {}
-
-function steps.ihdm(P, x, pred, t, s, noise, opts)
-  local y = x + pred
-  if s > 0 then y:add_(noise(x:shape(), x:device_name()), opts.delta or P.delta) end
-  return y
-end
-
-function steps.ddpm(P, x, pred, t, s, noise, opts)
-  local prediction = opts.prediction or "eps"
-  if opts.method == "ddim" then
-    local eps = pred
-    if prediction == "x0" then eps = (x - pred * P:lam(t)):mul_(1 / math.sqrt(P:gamma2(t))) end
-    return P:ddim(x, eps, t, s)
-  end
-  if prediction == "x0" then return (P:posterior(x, pred, t, noise(x:shape(), x:device_name()), { s = s })) end
-  return (P:posterior_eps(x, pred, t, noise(x:shape(), x:device_name()), { s = s }))
-end
-
-function steps.blurring(P, x, pred, t, s, noise)
-  return (P:posterior_eps(x, pred, t, noise(x:shape(), x:device_name()), { s = s }))
-end
-
-function steps.ssd(P, x, pred, t, s, noise, opts)
-  local sz = P.sizes[s]
-  local mu = pred * math.sqrt(P.alphas_cumprod[s])
-  return (P:posterior_mu(x, mu, t, noise({ x:shape()[1], x:shape()[2], sz[1], sz[2] }, x:device_name()),
-    { s = s, isotropic = opts.isotropic }))
-end
-
 local option_types = { n = "number", seed = "number", rng = "cdata", steps = "number", method = "string",
   prediction = "string", data = "cdata|table", delta = "number", prior = "cdata", noise = "function",
   isotropic = "boolean", shape = "table", trajectory = "number", progress = "boolean", desc = "string" }
 
-local function check_options(opts, fname)
+-- Is v one of list?
+local function member(v, list)
+  for _, x in ipairs(list) do
+    if x == v then return true end
+  end
+  return false
+end
+
+local function check_options(P, opts, fname)
   if type(opts) ~= "table" then arg_error(fname, 3, "an options table", opts) end
   for k, v in pairs(opts) do
     local want = option_types[k]
@@ -143,50 +84,45 @@ local function check_options(opts, fname)
       raise(string.format("%s: option '%s' must be a %s, got %s", fname, k, want, lib.typename(v)))
     end
   end
-  if opts.method and opts.method ~= "ancestral" and opts.method ~= "ddim" then
-    raise(fname .. ': method must be "ancestral" or "ddim", got "' .. opts.method .. '"')
+  local caps = P:capabilities()
+  if #caps.predictions == 0 then
+    raise(string.format("%s: no learned reverse process for '%s' (it defines no training_example and "
+      .. "reverse_step; see README \"Extending scalespace\")", fname, P.name))
   end
-  if opts.prediction and opts.prediction ~= "eps" and opts.prediction ~= "x0" then
-    raise(fname .. ': prediction must be "eps" or "x0", got "' .. opts.prediction .. '"')
+  if opts.method and not member(opts.method, caps.methods) then
+    raise(string.format('%s: method "%s" is not one %s offers (%s)', fname, opts.method, P.name,
+      table.concat(caps.methods, ", ")))
   end
-end
-
---- The prior sample x_T: opts.prior, or the process's prior (IHDM: training images
--- opts.data blurred to level K plus δ-noise).
-local function prior(P, kind, n, g, opts)
-  if opts.prior then return opts.prior:clone() end
-  if kind == "ihdm" then
-    local data = opts.data
-    if type(data) == "table" then data = data.images end
-    if not tensor.is_tensor(data) then raise("sample.run: IHDM's prior needs data = training images (N,C,H,W)") end
-    return P:prior(n, g, { data = data })
+  if opts.prediction and not member(opts.prediction, caps.predictions) then
+    raise(string.format('%s: prediction "%s" is not one %s learns (%s)', fname, opts.prediction, P.name,
+      table.concat(caps.predictions, ", ")))
   end
-  return P:prior(n, g, { shape = opts.shape })
+  return opts.prediction or caps.predictions[1]
 end
 
 --- Samples with the network: returns x_0 (N,C,H,W) and, with opts.trajectory = m, a list
 -- of m + 1 snapshots from x_T to x_0 (evenly spaced over the steps; each a tensor at
--- its own resolution). opts: n (16), seed or rng, steps (respacing; not IHDM), method
--- ("ancestral" | "ddim", DDPM), prediction ("eps" | "x0", DDPM), data (IHDM's prior),
--- delta (IHDM's sampling noise, default the process's δ), shape ({C, H, W} of the data,
--- for a process built without one), prior (x_T given), noise (a
--- function(shape, device) -> the noise of a step, e.g. sample.interpolated_noise), isotropic
--- (SSD's ablation), progress (a bar on stderr), desc.
+-- its own resolution). opts: n (16), seed or rng, steps (respacing, where the process
+-- allows it), method (a sampler the process offers: "ancestral", "ddim"), prediction
+-- (what the network predicts; the process's default), data (training images, for a
+-- prior that needs them: IHDM's), delta (IHDM's sampling noise), shape ({C, H, W} of the
+-- data, for a process built without one), prior (x_T given), noise (a function(shape,
+-- device) -> the noise of a step, e.g. sample.interpolated_noise), isotropic (Scale Space
+-- Diffusion's ablation), progress (a bar on stderr), desc.
 function M.run(P, net, opts)
   local fname = "sample.run"
-  local kind = M.kind(P, fname)
+  if type(P) ~= "table" or type(P.capabilities) ~= "function" then
+    arg_error(fname, 1, "a process (ss.process.*)", P)
+  end
   if type(net) ~= "table" or type(net.forward) ~= "function" then arg_error(fname, 2, "a network", net) end
   opts = opts or {}
-  check_options(opts, fname)
-  if kind == "ihdm" and opts.steps and opts.steps < P.T then
-    raise("sample.run: IHDM's network maps level k to k − 1; it cannot skip levels (steps must be nil)")
-  end
+  local prediction = check_options(P, opts, fname)
   local n = opts.prior and opts.prior:shape()[1] or opts.n or 16
   local g = opts.rng or tensor.rng(opts.seed or 0)
   local noise = opts.noise or function(shape, device) return g:normal(shape, 0, 1, device) end
-  local times = M.times(P, opts.steps)
+  local times = P:sampler_times(opts.steps, { prediction = prediction })
   if net.evaluate then net:evaluate() end
-  local x = prior(P, kind, n, g, opts)
+  local x = opts.prior and opts.prior:clone() or P:prior(n, g, { shape = opts.shape, data = opts.data })
   local nsteps = #times - 1
   local keep = {}
   if opts.trajectory then
@@ -194,13 +130,13 @@ function M.run(P, net, opts)
     for j = 0, m do keep[math.floor(j * nsteps / m + 0.5)] = true end
   end
   local path = keep[0] and { x:clone() } or nil
-  local bar = opts.progress and progress.new { total = nsteps, desc = opts.desc or ("sample " .. kind) }
-  local step = steps[kind]
+  local bar = opts.progress and progress.new { total = nsteps, desc = opts.desc or ("sample " .. P.name) }
+  local step_opts = { prediction = prediction, method = opts.method, delta = opts.delta, isotropic = opts.isotropic }
   for i = 1, nsteps do
     local t, s = times[i], times[i + 1]
-    local out_size = kind == "ssd" and P.sizes[s][1] or nil
+    local out_size = P:output_size(t, s, prediction)
     local pred = net:forward(x, t, out_size and { out_size = out_size } or nil)
-    x = step(P, x, pred, t, s, noise, opts)
+    x = P:reverse_step(x, pred, t, s, noise, step_opts)
     if path and keep[i] then path[#path + 1] = x:clone() end
     if bar then bar:update(i) end
   end

@@ -1,14 +1,13 @@
---- scalespace.train — one training loop for IHDM, DDPM, blurring diffusion and Scale
--- Space Diffusion.
+--- scalespace.train — one training loop for every process that can be learned.
 --
 --   local result = ss.train.run(P, net, data, {steps = 20000, batch = 32, out = "runs/ihdm"})
 --
--- Per process: the timestep sampling (uniform; SSD's same-resolution batching rule) and
--- the loss (IHDM: the residual's squared error summed over pixels; DDPM: ε or x_0 with
--- min-SNR weights; blurring diffusion: ε; SSD: the unscaled A_{t−1}x_0 at r(t−1) weighted
--- by min(SNR_t, 5)). Around it: Adam with warm-up and gradient clipping, an EMA of the
--- weights, a progress line, sample grids and checkpoints every N steps, the loss as CSV
--- and PNG. A run resumes from its checkpoint exactly (the same losses, bit for bit); a
+-- The process decides what is learned (the process protocol, ss.process): the times of
+-- a batch (P:sample_times), the noise's shape (P:noise_shape) and the training example —
+-- the network's input, its target, per-sample weights, the loss reduction and the output
+-- size (P:training_example). Around it: Adam with warm-up and gradient clipping, an EMA of
+-- the weights, a progress line, sample grids and checkpoints every N steps, the loss as
+-- CSV and PNG. A run resumes from its checkpoint exactly (the same losses, bit for bit); a
 -- Ctrl-C finishes the current step, writes a checkpoint and returns; a non-finite loss
 -- stops the run before the weights change, naming the step.
 local lib = require "scalespace.ffi"
@@ -19,6 +18,7 @@ local checkpoint = require "scalespace.checkpoint"
 local progress = require "scalespace.progress"
 local plot = require "scalespace.plot"
 local sample = require "scalespace.sample"
+local data_mod = require "scalespace.data"
 local C, raise, arg_error = lib.C, lib.raise, lib.arg_error
 
 local M = {}
@@ -30,16 +30,17 @@ local schema = {
   betas = { "table", { 0.9, 0.999 }, math = true }, adam_eps = { "number", 1e-8, math = true },
   weight_decay = { "number", 0, math = true }, warmup = { "number", 0, math = true },
   clip = { "number|boolean", 1.0, math = true }, ema = { "number", 0.999, math = true },
-  seed = { "number", 0, math = true }, prediction = { "string", "eps", math = true },
-  min_snr = { "number|boolean", 5, math = true },
+  seed = { "number", 0, math = true }, prediction = { "string", nil, math = true },
+  min_snr = { "number|boolean", nil, math = true }, flip = { "boolean", false, math = true },
   out = { "string" }, log_every = { "number", 10 }, sample_every = { "number", 0 },
   checkpoint_every = { "number", 0 }, samples = { "number", 16 }, sample_steps = { "number" },
   data_range = { "table", { 0, 1 }, math = true }, resume = { "boolean", true }, progress = { "boolean", true },
   on_step = { "function" }, device = { "string", "cpu" },
 }
 
---- The config with defaults filled in; an unknown key or a wrong type is an error
--- naming it, raised before anything runs.
+--- The config with defaults filled in (prediction and min_snr from the process's
+-- capabilities); an unknown key or a wrong type is an error naming it, raised before
+-- anything runs.
 function M.config(cfg, P)
   if type(cfg) ~= "table" then arg_error("train.run", 4, "a config table", cfg) end
   local c = {}
@@ -66,108 +67,27 @@ function M.config(cfg, P)
   if c.device ~= "cpu" and c.device ~= "cuda" then
     raise('train: config key \'device\' must be "cpu" or "cuda", got "' .. c.device .. '"')
   end
-  if c.prediction ~= "eps" and c.prediction ~= "x0" then
-    raise('train: config key \'prediction\' must be "eps" or "x0", got "' .. c.prediction .. '"')
+  if type(P) ~= "table" or type(P.capabilities) ~= "function" then
+    arg_error("train.run", 1, "a process (ss.process.*)", P)
   end
-  if c.prediction == "x0" and P.name ~= "ddpm" then raise("train: prediction = \"x0\" is for DDPM only") end
+  local caps = P:capabilities()
+  if #caps.predictions == 0 then
+    raise(string.format("train: no learned reverse process for '%s' (it defines no training_example and "
+      .. "reverse_step; see README \"Extending scalespace\")", P.name))
+  end
+  c.prediction = c.prediction or caps.predictions[1]
+  local known = false
+  for _, p in ipairs(caps.predictions) do known = known or p == c.prediction end
+  if not known then
+    raise(string.format("train: config key 'prediction' is \"%s\", but %s learns %s", c.prediction, P.name,
+      table.concat(caps.predictions, " or ")))
+  end
+  if c.min_snr == nil then c.min_snr = caps.min_snr end
   c.out = c.out or ("runs/" .. P.name)
   return c
 end
 
---------------------------------------------------------------- per-process objectives
-
--- The min-SNR weight of Hang et al.: min(SNR, γ) for an x_0 target, divided by SNR for ε.
-local function min_snr_weight(snr, gamma, prediction)
-  if not gamma then return 1 end
-  local w = math.min(snr, gamma)
-  return prediction == "eps" and w / snr or w
-end
-
--- For each kind: times(n, g) -> a list of n times; example(x0, ts, eps) -> the network's
--- input, the target, the per-sample weights (a Lua list or nil), whether the loss sums
--- pixels, and the output size (SSD).
-local function objective(P, c)
-  local kind = sample.kind(P, "train.run")
-  local o = {}
-  function o.times(n, g) return g:randint(n, 1, P.T) end
-  -- x_t of each sample (its own t and noise) and the target from it.
-  local function per_sample(x0, ts, eps, target_of)
-    local xs, ys = {}, {}
-    for i, t in ipairs(ts) do
-      local x = x0:narrow(i, 1)
-      xs[i] = P:marginal(x, t, eps:narrow(i, 1))
-      ys[i] = target_of(x, t, xs[i], eps:narrow(i, 1))
-    end
-    return tensor.cat(xs, 1), tensor.cat(ys, 1)
-  end
-  if kind == "ihdm" then
-    function o.example(x0, ts, eps)
-      local x, y = per_sample(x0, ts, eps, function(x, t, xt) return P:mean(x, t - 1):sub_(xt) end)
-      return x, y, nil, true
-    end
-  elseif kind == "ddpm" or kind == "blurring" then
-    function o.example(x0, ts, eps)
-      local x, y = per_sample(x0, ts, eps, function(x, _, _, e)
-        return c.prediction == "x0" and x:clone() or e:clone()
-      end)
-      local w
-      if kind == "ddpm" and c.min_snr then
-        w = {}
-        for i, t in ipairs(ts) do w[i] = min_snr_weight(P.alphas_cumprod[t] / (1 - P.alphas_cumprod[t]), c.min_snr,
-            c.prediction) end
-      end
-      return x, y, w, false
-    end
-  else -- ssd
-    -- SSD's batching: one t; on a resolution change the whole batch uses it, otherwise
-    -- the batch comes from the times inside the same resolution.
-    local inside = {}
-    for t = 1, P.T do
-      local r = P.resolution[t]
-      if r == P.resolution[t - 1] then
-        inside[r] = inside[r] or {}
-        inside[r][#inside[r] + 1] = t
-      end
-    end
-    function o.times(n, g)
-      local t = g:randint(1, 1, P.T)[1]
-      local r = P.resolution[t]
-      local ts = {}
-      if r ~= P.resolution[t - 1] then
-        for i = 1, n do ts[i] = t end
-      else
-        for i, k in ipairs(g:randint(n, 1, #inside[r])) do ts[i] = inside[r][k] end
-      end
-      return ts
-    end
-    function o.example(x0, ts, eps)
-      -- ε at r(t) for every sample: the batch shares one resolution
-      local x, y = per_sample(x0, ts, eps, function(x, t)
-        return P:mean(x, t - 1):mul_(1 / math.sqrt(P.alphas_cumprod[t - 1]))
-      end)
-      local w = {}
-      for i, t in ipairs(ts) do w[i] = min_snr_weight(P:snr(t), c.min_snr, "x0") end
-      return x, y, w, false, P.resolution[ts[1] - 1]
-    end
-  end
-  return o, kind
-end
-
--- The noise of a batch: ε at x_t's resolution.
-local function noise_shape(P, kind, x0, ts)
-  local s = x0:shape()
-  if kind == "ssd" then
-    local r = P.sizes[ts[1]]
-    return { s[1], s[2], r[1], r[2] }
-  end
-  return s
-end
-
 --------------------------------------------------------------- the loop
-
-local function mkdir(path)
-  if not os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'") then raise("train: cannot create " .. path) end
-end
 
 -- The settings a checkpoint must agree on to be resumed.
 local function saved_config(c, P, net)
@@ -175,48 +95,35 @@ local function saved_config(c, P, net)
   for k, s in pairs(schema) do
     if s.math then t[k] = c[k] end
   end
-  -- the process's constructor options rebuild it: ss.process[name](options)
-  return { train = t, process = { name = P.name, options = P.options }, net = net.config }
-end
-
--- Batches without replacement: epoch e visits the images in the order of a permutation
--- drawn from its own generator (seed, e), so a resumed run finds its place from the step.
-local function batcher(images, batch, seed)
-  local n = images:shape()[1]
-  if batch > n then raise(string.format("train: batch %d is larger than the data (%d images)", batch, n)) end
-  local per_epoch = math.floor(n / batch)
-  local epoch, perm = -1, nil
-  return function(step)
-    local e, k = math.floor((step - 1) / per_epoch), (step - 1) % per_epoch
-    if e ~= epoch then epoch, perm = e, tensor.rng(seed * 1000003 + e + 1):perm(n) end
-    local idx = {}
-    for i = 1, batch do idx[i] = perm[k * batch + i] end
-    return images:index(idx)
-  end
+  -- the registry rebuilds the process from its descriptor, the nn module table the network
+  return { train = t, process = P:descriptor(), net = { class = net.__name, config = net.config } }
 end
 
 --- Trains net on data for the process P. data: an ss.data set or an (N,C,H,W) tensor,
 -- in the range the process expects. cfg keys (defaults): steps (required), batch (32),
 -- lr (2e-4), betas ({0.9, 0.999}), adam_eps (1e-8), weight_decay (0), warmup (0 steps),
--- clip (1.0; false: none), ema (0.999, with IHDM's warm-up), seed (0), prediction ("eps";
--- "x0" for DDPM), min_snr (5; false: none; DDPM and SSD), out ("runs/<process>"),
--- log_every (10), sample_every and checkpoint_every (0: at the end only), samples (16),
--- sample_steps (the sampler's steps for the grids), data_range ({0, 1}, the data's range,
--- mapped to [0, 1] for the grids), resume (true), progress (true), on_step (a function
--- (step, loss) called after each step). Writes out/checkpoint.safetensors, out/loss.csv,
--- out/loss.png (when gnuplot is there) and out/samples_<step>.png. Returns {step =,
--- losses = {[step] = loss} (the steps of this call), checkpoint =, interrupted =,
--- seconds =}.
+-- clip (1.0; false: none), ema (0.999, with IHDM's warm-up), seed (0), prediction (the
+-- process's default: P:capabilities().predictions[1]), min_snr (the process's default;
+-- a number, or false: none), flip (false: mirror images at random), out
+-- ("runs/<process>"), log_every (10), sample_every and checkpoint_every (0: at the end
+-- only), samples (16), sample_steps (the sampler's steps for the grids), data_range ({0,
+-- 1}, the data's range, mapped to [0, 1] for the grids), resume (true), progress (true),
+-- on_step (a function (step, loss) called after each step), device ("cpu" | "cuda").
+-- Writes out/checkpoint.safetensors, out/loss.csv, out/loss.png (when gnuplot is there)
+-- and out/samples_<step>.png. Returns {step =, losses = {[step] = loss} (the steps of
+-- this call), checkpoint =, interrupted =, seconds =}.
 function M.run(P, net, data, cfg)
   local c = M.config(cfg, P)
-  local o, kind = objective(P, c)
   if type(net) ~= "table" or type(net.forward) ~= "function" then arg_error("train.run", 2, "a network (ss.nn)", net) end
-  if kind == "ssd" and net.__name ~= "FlexiUNet" then raise("train.run: SSD trains a FlexiUNet") end
-  local images = type(data) == "table" and data.images or data
-  if not tensor.is_tensor(images) or #images:shape() ~= 4 then
+  local ds = data
+  if tensor.is_tensor(data) and data:dim() == 4 then ds = data_mod.from_tensors(data) end
+  if type(ds) ~= "table" or not tensor.is_tensor(ds.images) then
     arg_error("train.run", 3, "a data set or an (N,C,H,W) tensor", data)
   end
-  mkdir(c.out)
+  local images = ds.images
+  if c.batch > ds.n then raise(string.format("train: batch %d is larger than the data (%d images)", c.batch, ds.n)) end
+  local descriptor = saved_config(c, P, net) -- a process a checkpoint cannot rebuild fails here, before any work
+  lib.mkdir_p(c.out, "train")
   local ckpt, csv = c.out .. "/checkpoint.safetensors", c.out .. "/loss.csv"
 
   -- the weights, the process's tensors and every batch live on c.device; the data and
@@ -228,7 +135,7 @@ function M.run(P, net, data, cfg)
     weight_decay = c.weight_decay, warmup = c.warmup, clip = c.clip or nil })
   local ema = optim.EMA(params, c.ema)
   local g = tensor.rng(c.seed)
-  local state = { model = net, ema = ema, optim = opt, rng = g, config = saved_config(c, P, net) }
+  local state = { model = net, ema = ema, optim = opt, rng = g, config = descriptor }
   local start, seconds0, rows = 0, 0, {}
   if c.resume and lib.file_exists(ckpt) then
     local step, meta = checkpoint.load_state(ckpt, state)
@@ -242,7 +149,10 @@ function M.run(P, net, data, cfg)
   end
   local result = { step = start, losses = {}, checkpoint = lib.file_exists(ckpt) and ckpt or nil, interrupted = false }
   local last_saved = result.checkpoint and start or nil
-  local batch_of = batcher(images, c.batch, c.seed)
+  -- batches without replacement, epoch after epoch; the stream is a function of the seed
+  -- and the step, so a resumed run continues it exactly
+  local batches = ds:batches { size = c.batch, shuffle = true, flip = c.flip, seed = c.seed, epochs = math.huge,
+    start = start }
   local live = {} -- the training weights while the EMA weights sample
   for i, p in ipairs(params) do live[i] = p:clone() end
   local clock0 = progress.clock()
@@ -263,8 +173,8 @@ function M.run(P, net, data, cfg)
   local function sample_grid(step)
     for i, p in ipairs(params) do live[i]:copy(p) end
     ema:copy_to()
-    local x = sample.run(P, net, { n = c.samples, seed = c.seed + 1, steps = c.sample_steps,
-      data = kind == "ihdm" and images or nil, shape = { unpack(images:shape(), 2) }, prediction = kind == "ddpm" and c.prediction or nil })
+    local x = sample.run(P, net, { n = c.samples, seed = c.seed + 1, steps = c.sample_steps, data = ds,
+      shape = { unpack(images:shape(), 2) }, prediction = c.prediction })
     for i, p in ipairs(params) do p:copy(live[i]) end
     net:training()
     return sample.save_grid(string.format("%s/samples_%06d.png", c.out, step), x, c.data_range)
@@ -274,26 +184,27 @@ function M.run(P, net, data, cfg)
   local function say(text)
     if bar then bar:write(text) else io.stderr:write(text, "\n") end
   end
+  local example_opts = { prediction = c.prediction, min_snr = c.min_snr }
   lib.check(C.ss_interrupt_trap())
   local interval, interval_n = 0, 0
   local ok, err = pcall(function()
     net:training()
     for step = start + 1, c.steps do
-      local x0 = batch_of(step)
+      local x0 = batches()
       if c.device ~= "cpu" then x0 = x0:to(c.device) end
-      local ts = o.times(c.batch, g)
-      local eps = g:normal(noise_shape(P, kind, x0, ts), 0, 1, c.device)
-      local x, y, w, sum_pixels, out_size = o.example(x0, ts, eps)
-      local pred = net:forward(x, ts, out_size and { out_size = out_size } or nil)
-      local mse_opts = { weight = w and tensor.from_table(w, { #w }):to(c.device), sum_pixels = sum_pixels }
-      local loss = nn.mse(pred, y, mse_opts)
+      local ts = P:sample_times(c.batch, g)
+      local eps = g:normal(P:noise_shape(x0, ts), 0, 1, c.device)
+      local ex = P:training_example(x0, ts, eps, example_opts)
+      local pred = net:forward(ex.input, ts, ex.out_size and { out_size = ex.out_size } or nil)
+      local mse_opts = { weight = ex.weight, sum_pixels = ex.reduction == "sum" }
+      local loss = nn.mse(pred, ex.target, mse_opts)
       if loss ~= loss or loss == math.huge or loss == -math.huge then
         raise(string.format("train: the loss is %s at step %d; stopped before updating the weights (%s)", tostring(loss), step,
           last_saved and ("the last good checkpoint is " .. ckpt .. ", step " .. last_saved) or "no checkpoint yet"))
       end
-      local gout = nn.mse_backward(pred, y, mse_opts)
+      local gout = nn.mse_backward(pred, ex.target, mse_opts)
       net:zero_grad()
-      net:backward(x, gout)
+      net:backward(ex.input, gout)
       local lr = opt:current_lr()
       local norm = opt:step()
       if norm and norm ~= norm then

@@ -100,7 +100,7 @@ describe("training", function()
       { { steps = 10, out = out, batch = "8" }, "config key 'batch' must be a number, got string" },
       { { steps = 10, out = out, clip = true }, "'clip' must be a number or false" },
       { { out = out }, "'steps' must be a whole number" },
-      { { steps = 10, out = out, prediction = "x0" }, "for DDPM only" },
+      { { steps = 10, out = out, prediction = "x0" }, "'prediction' is \"x0\", but ihdm learns residual" },
     }
     for _, case in ipairs(cases) do
       local ok, err = pcall(ss.train.run, P, net(), data(), case[1])

@@ -17,13 +17,13 @@ M.Osmosis = Osmosis
 -- implicit step, default: each interval in opts.substeps = 4 equal steps), offset (1),
 -- eps (1e-6), maxiter (1000).
 function M.osmosis(opts)
-  opts = opts or {}
   if type(opts.times) ~= "table" or #opts.times == 0 then
-    arg_error("process.osmosis", 1, "{times = {t1, t2, …}}", opts.times)
+    arg_error("ss.process.osmosis", 1, "{times = {t1, t2, …}}", opts.times)
   end
   local time = { [0] = 0 }
   for k, t in ipairs(opts.times) do
-    if type(t) ~= "number" or t < time[k - 1] then raise("process.osmosis: times must be increasing numbers >= 0") end
+    if type(t) ~= "number" or t ~= t or t == math.huge or t < time[k - 1] then raise(string.format("ss.process.osmosis: times[%d] = %s: times must be increasing finite numbers >= 0", k,
+      tostring(t))) end
     time[k] = t
   end
   return setmetatable({ name = "osmosis", T = #opts.times, time = time, sigma = opts.sigma or 0.1, tau = opts.tau,
@@ -84,5 +84,7 @@ end
 
 function Osmosis:mean() raise("osmosis: the process is not linear in x0; it has no mean operator") end
 function Osmosis:mean_op() self:mean() end
+
+base.register("osmosis", M.osmosis)
 
 return M
