@@ -29,31 +29,14 @@ function M.median(fn, reps, warmup)
   return times[math.floor((#times + 1) / 2)]
 end
 
-local function encode(v)
-  local t = type(v)
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format("%d", v) end
-    return string.format("%.6g", v)
-  elseif t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
-  elseif t == "boolean" then
-    return tostring(v)
-  elseif t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = encode(tostring(k)) .. ":" .. encode(v[k]) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  return "null"
-end
-M.encode = encode
+local json = require "scalespace.json"
+
+--- A record as one JSON line's text (keys sorted, so lines diff well; 6 significant digits).
+function M.encode(v) return json.encode(v, { digits = 6 }) end
 
 --- Prints one JSON object on a line (keys sorted, so lines diff well).
 function M.emit(record)
-  io.write(encode(record), "\n")
+  io.write(M.encode(record), "\n")
   io.flush()
 end
 

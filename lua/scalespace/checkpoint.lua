@@ -9,6 +9,7 @@
 --   local meta = ck.load_into("run/ckpt.safetensors", params)  -- copies into existing tensors
 --   for _, e in ipairs(ck.entries(path)) do print(e.name, e.dtype, table.concat(e.shape, "x")) end
 local lib = require "scalespace.ffi"
+local json = require "scalespace.json"
 local tensor = require "scalespace.tensor"
 local ffi, C, check, raise, arg_error = lib.ffi, lib.C, lib.check, lib.raise, lib.arg_error
 
@@ -254,112 +255,10 @@ end
 
 ----------------------------------------------------------------- training state
 
-local function json_string(v)
-  return '"' .. v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
-end
-
--- Deterministic JSON for a config table: keys sorted, numbers exact (meta_text), lists as
--- arrays; values that are not data (an rng, a function) are recorded by their type name.
-local function encode_config(v)
-  local t = type(v)
-  if t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    if #keys == #v then
-      local parts = {}
-      for i = 1, #v do parts[i] = encode_config(v[i]) end
-      return "[" .. table.concat(parts, ",") .. "]"
-    end
-    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts + 1] = json_string(tostring(k)) .. ":" .. encode_config(v[k]) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  elseif t == "number" then
-    return meta_text("config", v)
-  elseif t == "boolean" then
-    return tostring(v)
-  elseif t == "string" then
-    return json_string(v)
-  end
-  return json_string(lib.typename(v))
-end
-
--- Reads the JSON that encode_config writes (objects, arrays, strings, numbers, booleans).
-local function decode_config(text, path)
-  local pos = 1
-  local function fail(what)
-    raise(string.format("checkpoint.config: %s: the config is not valid JSON (%s at character %d)", path, what, pos))
-  end
-  local function skip() pos = text:find("[^ \t\r\n]", pos) or #text + 1 end
-  local value
-  local function str()
-    local out = {}
-    pos = pos + 1
-    while true do
-      local c = text:sub(pos, pos)
-      if c == "" then fail("an unterminated string") end
-      if c == '"' then pos = pos + 1; return table.concat(out) end
-      if c == "\\" then
-        local e = text:sub(pos + 1, pos + 1)
-        local simple = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", n = "\n", t = "\t", r = "\r", b = "\b", f = "\f" }
-        if simple[e] then
-          out[#out + 1], pos = simple[e], pos + 2
-        elseif e == "u" and text:sub(pos + 2, pos + 5):match("^%x%x%x%x$") then
-          local code = tonumber(text:sub(pos + 2, pos + 5), 16)
-          if code > 127 then fail("a non-ASCII \\u escape") end
-          out[#out + 1], pos = string.char(code), pos + 6
-        else
-          fail("a bad escape")
-        end
-      else
-        out[#out + 1], pos = c, pos + 1
-      end
-    end
-  end
-  value = function()
-    skip()
-    local c = text:sub(pos, pos)
-    if c == "{" or c == "[" then
-      local obj, close = {}, c == "{" and "}" or "]"
-      pos = pos + 1
-      skip()
-      if text:sub(pos, pos) == close then pos = pos + 1; return obj end
-      while true do
-        skip()
-        if close == "}" then
-          if text:sub(pos, pos) ~= '"' then fail("a key expected") end
-          local k = str()
-          skip()
-          if text:sub(pos, pos) ~= ":" then fail("':' expected") end
-          pos = pos + 1
-          obj[k] = value()
-        else
-          obj[#obj + 1] = value()
-        end
-        skip()
-        local d = text:sub(pos, pos)
-        pos = pos + 1
-        if d == close then return obj end
-        if d ~= "," then fail("',' or '" .. close .. "' expected") end
-      end
-    elseif c == '"' then
-      return str()
-    elseif text:sub(pos, pos + 3) == "true" then
-      pos = pos + 4; return true
-    elseif text:sub(pos, pos + 4) == "false" then
-      pos = pos + 5; return false
-    end
-    local num = text:match("^-?[%d.eE+-]+", pos) or text:match("^-?inf", pos) or text:match("^nan", pos)
-    if not num or not tonumber(num) and num ~= "inf" and num ~= "-inf" and num ~= "nan" then fail("a value expected") end
-    pos = pos + #num
-    if num == "inf" then return math.huge elseif num == "-inf" then return -math.huge elseif num == "nan" then return 0 / 0 end
-    return tonumber(num)
-  end
-  local v = value()
-  skip()
-  if pos <= #text then fail("text after the value") end
-  return v
-end
+-- Configs are stored as deterministic JSON text (scalespace.json), so an equal config
+-- gives an equal string and a resume compares them as strings.
+local function encode_config(v) return json.encode(v) end
+local function decode_config(text, path) return json.decode(text, "checkpoint.config: " .. path .. ": the config") end
 
 --- The config saved by save_state, as a table (nil when the file holds none), so a script
 -- can rebuild the network from a checkpoint alone.
@@ -368,7 +267,6 @@ function M.config(path)
   return text and decode_config(text, path)
 end
 
-M.encode_config = encode_config
 
 -- A decimal metadata text as an exact uint64 (RNG seeds and offsets may exceed 2^53).
 local function parse_u64(text, path, key)

@@ -429,6 +429,32 @@ describe("process interface", function()
     assert.matches("no posterior", err)
   end)
 
+  it("makes a batch's training example in O(1) DCT calls, equal to the per-sample marginals", function()
+    local P = ss.process.ihdm { size = 8, K = 20, sigma_max = 4 }
+    local D, calls = P.D, 0
+    -- count the transforms through a Lua operator standing in for the process's DCT
+    P.D = ss.op.new { in_shape = { 8, 8 }, out_shape = { 8, 8 }, name = "counted_dct",
+      apply = function(x) calls = calls + 1; return D(x) end,
+      adjoint = function(y) calls = calls + 1; return D:adjoint(y) end }
+    local g = ss.rng(9)
+    for _, n in ipairs { 4, 32 } do
+      calls = 0
+      local x0, ts, eps = g:uniform { n, 1, 8, 8 }, g:randint(n, 1, P.T), g:normal { n, 1, 8, 8 }
+      local ex = P:training_example(x0, ts, eps)
+      print(string.format("  IHDM training example of %d images: %d DCT calls", n, calls))
+      assert.are.equal(3, calls)
+      -- the same numbers as one sample at a time
+      local worst = 0
+      for i = 1, n, 7 do
+        local xi = P:marginal(x0:narrow(i, 1), ts[i], eps:narrow(i, 1))
+        local yi = P:mean(x0:narrow(i, 1), ts[i] - 1) - xi
+        worst = math.max(worst, (ex.input:narrow(i, 1) - xi):abs():max(), (ex.target:narrow(i, 1) - yi):abs():max())
+      end
+      assert.is_true(worst < 1e-6, worst)
+      assert.are.equal("sum", ex.reduction)
+    end
+  end)
+
   it("draws priors of the right shape and scale", function()
     local g = ss.rng(5)
     local d = ss.process.ddpm { beta = ss.schedule.linear_beta(1000), shape = { 1, 8, 8 } }:prior(500, g)
