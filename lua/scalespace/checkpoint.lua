@@ -187,17 +187,25 @@ function M.entries(path)
   return list
 end
 
+-- Up to six names, then how many more.
+local function name_list(list)
+  if #list <= 6 then return table.concat(list, ", ") end
+  return table.concat(list, ", ", 1, 6) .. string.format(", … and %d more", #list - 6)
+end
+
 --- Copies the file's tensors into existing tensors: expected is name -> tensor (any device).
 -- Every expected name must be in the file with the same shape (a 0-d entry matches (1)) and a
--- dtype that loads as float32, and (unless opts.strict == false) the file may hold no other
--- tensors. All mismatches are reported together in one error, and nothing is copied then.
--- Returns the metadata (name -> string).
-function M.load_into(path, expected, opts)
-  local fname = "checkpoint.load_into"
+-- dtype that loads as float32, and the file may hold no other tensors (among those whose
+-- names start with opts.prefix, when given). All problems are reported together in one
+-- error (counts and the first names), and nothing is copied then. opts.strict = false
+-- turns missing and unexpected names into a warning on stderr (the matching tensors
+-- load); a shape or dtype mismatch stays an error. Returns the metadata (name -> string).
+local function load_into(fname, path, expected, opts)
   expect_path(path, fname)
   if type(expected) ~= "table" then arg_error(fname, 2, "a table of name = tensor", expected) end
   if opts ~= nil and type(opts) ~= "table" then arg_error(fname, 3, "an options table such as {strict=false}", opts) end
   local strict = not (opts and opts.strict == false)
+  local prefix = opts and opts.prefix or ""
   for k, v in pairs(expected) do
     if type(k) ~= "string" or not tensor.is_tensor(v) then
       raise(string.format("%s: argument 2: expected name = tensor pairs, got %s = %s", fname, tostring(k),
@@ -226,32 +234,38 @@ function M.load_into(path, expected, opts)
       end
     end
   end
-  if strict then
-    for _, name in ipairs(sorted_keys(in_file)) do
-      if expected[name] == nil then extra[#extra + 1] = name end
-    end
+  for _, name in ipairs(sorted_keys(in_file)) do
+    if expected[name] == nil and name:sub(1, #prefix) == prefix then extra[#extra + 1] = name end
   end
   local count = #missing + #extra + #lines
   if count > 0 then
     local msg = { string.format("%s: %s does not match the expected tensors (%d problem%s):", fname, path, count,
       count == 1 and "" or "s") }
     if #missing > 0 then
-      msg[#msg + 1] = string.format("  missing from the file (%d): %s", #missing, table.concat(missing, ", "))
+      msg[#msg + 1] = string.format("  missing from the file (%d): %s", #missing, name_list(missing))
     end
     if #extra > 0 then
-      msg[#msg + 1] = string.format("  in the file but not expected (%d): %s (pass {strict=false} to ignore them)",
-        #extra, table.concat(extra, ", "))
+      msg[#msg + 1] = string.format("  in the file but not expected (%d): %s", #extra, name_list(extra))
     end
-    for _, l in ipairs(lines) do msg[#msg + 1] = "  " .. l end
-    fail(st, table.concat(msg, "\n"))
+    for i = 1, math.min(#lines, 6) do msg[#msg + 1] = "  " .. lines[i] end
+    if #lines > 6 then msg[#msg + 1] = string.format("  … and %d more mismatches", #lines - 6) end
+    if strict or #lines > 0 then
+      if #lines == 0 then msg[#msg + 1] = "(pass {strict = false} to load the tensors that match)" end
+      fail(st, table.concat(msg, "\n"))
+    end
+    io.stderr:write("warning: ", table.concat(msg, "\n"), "\n")
   end
+  local missing_set = {}
+  for _, name in ipairs(missing) do missing_set[name] = true end
   for _, name in ipairs(names) do
-    if C.ss_safetensors_load_into(expected[name].p, st, name) < 0 then fail(st) end
+    if not missing_set[name] and C.ss_safetensors_load_into(expected[name].p, st, name) < 0 then fail(st) end
   end
   local meta = read_meta(st)
   close(st)
   return meta
 end
+
+function M.load_into(path, expected, opts) return load_into("checkpoint.load_into", path, expected, opts) end
 
 ----------------------------------------------------------------- training state
 
@@ -331,7 +345,7 @@ function M.load_state(path, s)
     raise(string.format("%s: %s was saved with config %s, not %s", fname, path, tostring(meta.config),
       encode_config(s.config)))
   end
-  meta = M.load_into(path, tensors, { strict = false })
+  meta = load_into(fname, path, tensors)
   if s.optim then s.optim.step_count = tonumber(meta["optim.step"]) or 0 end
   if s.ema then s.ema.updates = tonumber(meta["ema.updates"]) or 0 end
   for key, g in pairs { rng = s.rng, ["model.rng"] = s.model and s.model.rng } do
@@ -342,12 +356,23 @@ function M.load_state(path, s)
   return tonumber(meta.step), meta
 end
 
---- Loads a network's weights from a save_state checkpoint: the EMA weights (which =
--- "ema", the default, as a sampler wants them) or the training weights ("model").
-function M.load_weights(path, net, which)
-  which = which or "ema"
-  if which ~= "ema" and which ~= "model" then raise('checkpoint.load_weights: which must be "ema" or "model"') end
-  M.load_into(path, net:state_dict(which .. "."), { strict = false })
+--- Loads a network's weights from a save_state checkpoint: the EMA weights (opts.which =
+-- "ema", the default, as a sampler wants them) or the training weights ("model"). The
+-- network must have exactly the checkpoint's parameters (names and shapes): anything
+-- missing, unexpected or mismatched is an error listing them; opts.strict = false loads
+-- what matches and warns.
+function M.load_weights(path, net, opts)
+  if type(opts) == "string" then opts = { which = opts } end
+  opts = opts or {}
+  local which = opts.which or "ema"
+  if which ~= "ema" and which ~= "model" then
+    raise('checkpoint.load_weights: which must be "ema" or "model", got ' .. string.format("%q", tostring(which)))
+  end
+  if type(net) ~= "table" or type(net.state_dict) ~= "function" then
+    arg_error("checkpoint.load_weights", 2, "a network (ss.nn)", net)
+  end
+  load_into("checkpoint.load_weights", path, net:state_dict(which .. "."), { strict = opts.strict,
+    prefix = which .. "." })
   return net
 end
 

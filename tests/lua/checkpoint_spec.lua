@@ -177,6 +177,40 @@ describe("checkpoint", function()
     assert.are.equal(0, wrong["conv.b"]:norm()) -- a matching entry is not copied either
   end)
 
+  it("loads a network's weights strictly: fewer levels or no attention is an error naming the entries", function()
+    local path = dir .. "/net.safetensors"
+    local cfg = { ch = 8, mult = { 1, 2, 2 }, num_res_blocks = 1, attn_res = { 2 }, groups = 4, image_size = 8,
+      seed = 1 }
+    local net = ss.nn.UNet(cfg)
+    ck.save_state(path, { model = net, ema = ss.optim.EMA((net:parameters()), 0.9) })
+    -- the same architecture loads, bit for bit
+    local same = ck.load_weights(path, ss.nn.UNet(cfg))
+    local pa, pb = net:parameters(), same:parameters()
+    for i = 1, #pa do assert.are.equal(bits(pa[i]), bits(pb[i])) end
+    local function variant(changes)
+      local c = {}
+      for k, v in pairs(cfg) do c[k] = v end
+      for k, v in pairs(changes) do c[k] = v end
+      return ss.nn.UNet(c)
+    end
+    local ok, err = pcall(ck.load_weights, path, variant { mult = { 1, 2 } })
+    assert.is_false(ok)
+    assert.matches("checkpoint_spec.lua:%d+: checkpoint.load_weights: ", err)
+    assert.matches("in the file but not expected %(%d+%): ema%.down%.", err)
+    assert.matches("… and %d+ more", err)
+    ok, err = pcall(ck.load_weights, path, variant { attn_res = {} })
+    assert.is_false(ok)
+    assert.matches("in the file but not expected %(%d+%): ema%.down%.3%.attn", err)
+    -- a wider network: shapes differ, which strict = false does not excuse
+    ok, err = pcall(ck.load_weights, path, variant { ch = 16, groups = 8 }, { strict = false })
+    assert.is_false(ok)
+    assert.truthy(err:find("ema.conv_in.weight: shape (8,1,3,3) in the file, (16,1,3,3) expected", 1, true), err)
+    -- strict = false loads the matching part of a smaller network and warns
+    local small = variant { attn_res = {} }
+    assert.has_no.errors(function() ck.load_weights(path, small, { strict = false }) end)
+    assert.are.equal(bits(net.conv_in.weight), bits(small.conv_in.weight))
+  end)
+
   it("reads files written by PyTorch tooling (F32, F16, BF16, F64, 0-d)", function()
     local path = fixtures .. "torch_mixed.safetensors"
     assert.are.same({
