@@ -1,5 +1,5 @@
 /* dct.h — FFTW's unnormalised DCTs, shared by the DCT-based operators (dct.c,
- * heat.c, heat_band.c); not part of the API. */
+ * heat.c); not part of the API. */
 #ifndef SS_OPS_DCT_H
 #define SS_OPS_DCT_H
 
