@@ -48,9 +48,11 @@ local apply_cb, adjoint_cb = make_callback("apply"), make_callback("adjoint")
 local function own(p, children, entry_id)
   check_ptr(p)
   local op = setmetatable({ c = ffi.gc(p, C.ss_linop_free), children = children, id = entry_id }, Op)
-  op.in_shape = { tonumber(p.in_h), tonumber(p.in_w) }
-  op.out_shape = { tonumber(p.out_h), tonumber(p.out_w) }
-  op.name = ffi.string(p.name)
+  local size = ffi.new("int64_t[4]")
+  check(C.ss_linop_size(p, size))
+  op.in_shape = { tonumber(size[0]), tonumber(size[1]) }
+  op.out_shape = { tonumber(size[2]), tonumber(size[3]) }
+  op.name = ffi.string(C.ss_linop_name(p))
   if entry_id then
     -- the registry entry goes when this object does
     op.anchor = ffi.gc(ffi.new("char[1]"), function() registry[entry_id] = nil end)

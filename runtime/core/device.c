@@ -1,6 +1,7 @@
 /* device.c — the public face of the CUDA device layer (kernels/memory.cu); in a
- * build without CUDA every call says so instead. */
-#include "core/internal.h"
+ * build without CUDA every call says so instead. Also moves the runtime's own
+ * tensors between devices (ss_tensor_move). */
+#include "core/device.h"
 #ifdef SS_WITH_CUDA
 #include "core/cuda.h"
 #endif
@@ -71,5 +72,15 @@ int ss_cuda_memory(int64_t *in_use, int64_t *cached)
 #ifdef SS_WITH_CUDA
     ss_cuda_usage(in_use, cached);
 #endif
+    return SS_OK;
+}
+
+int ss_tensor_move(ss_tensor **t, int device)
+{
+    if ((*t)->device == device) return SS_OK;
+    ss_tensor *moved = ss_tensor_to(*t, device);
+    if (!moved) return ss_last_status();
+    ss_tensor_free(*t);
+    *t = moved;
     return SS_OK;
 }

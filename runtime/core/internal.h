@@ -34,15 +34,6 @@ int ss_common_device_given(const char *op, int n, const ss_tensor *const *ts);
  * ts[0..n), named names[i]. */
 int ss_check_no_overlap(const char *op, const char *arg, const ss_tensor *o, int n, const ss_tensor *const *ts,
                         const char *const *names);
-/* The checks a layer's forward shares (conv2d, linear): one device over out, in, weight and
- * bias (may be NULL), and out sharing no memory with them. Returns the device, or the error. */
-int ss_check_layer_forward(const char *op, const ss_tensor *out, const ss_tensor *in, const ss_tensor *weight,
-                           const ss_tensor *bias);
-/* The checks a layer's backward shares (conv2d, linear): one device over the given tensors
- * (grad_in, grad_weight, grad_bias may be NULL), and no gradient output sharing memory with
- * an input or another gradient. Returns the device, or the error. */
-int ss_check_layer_backward(const char *op, const ss_tensor *grad_out, const ss_tensor *in, const ss_tensor *weight,
-                            const ss_tensor *grad_in, const ss_tensor *grad_weight, const ss_tensor *grad_bias);
 /* SS_ERR_ARG naming op and both shapes unless a and b have equal shapes. */
 int ss_check_same_shape(const char *op, const ss_tensor *a, const ss_tensor *b);
 /* 1 when the float ranges of a and b share memory. */

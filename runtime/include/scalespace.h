@@ -294,34 +294,27 @@ const char *ss_resize_mode_name(int mode);
 
 /* Operators as values, so Krylov solvers run composites without calling back
  * into Lua. An operator maps (...,in_h,in_w) to (...,out_h,out_w); apply and
- * adjoint write out (=) and return a status. Fields are read-only outside
- * linop.c; every constructor returns a new reference (NULL on failure) that
- * ss_linop_free drops. Composites hold references to their children, so a
- * caller may free its own references right after building one. */
+ * adjoint write out (=) and return a status. The struct is opaque (a table of
+ * functions with the operator's sizes, name and state, runtime/ops/linop_impl.h):
+ * read it through ss_linop_size, ss_linop_name and ss_linop_device. Every
+ * constructor returns a new reference (NULL on failure) that ss_linop_free
+ * drops. Composites hold references to their children, so a caller may free its
+ * own references right after building one. */
+typedef struct ss_linop ss_linop;
 typedef int (*ss_linop_fn)(void *ctx, ss_tensor *out, const ss_tensor *in);
+/* What ss_linop_device answers for an operator that holds no data. */
+enum ss_linop_device_none { SS_LINOP_NO_DEVICE = -1 };
 
-enum ss_linop_kind {
-    SS_LINOP_EXTERNAL = 0, SS_LINOP_IDENTITY = 1, SS_LINOP_DCT2 = 2, SS_LINOP_HEAT = 3,
-    SS_LINOP_BLUR = 4, SS_LINOP_DIAG_DCT = 5, SS_LINOP_LAPLACE = 6, SS_LINOP_RESIZE = 7,
-    SS_LINOP_COMPOSE = 8, SS_LINOP_SCALE = 9, SS_LINOP_SUM = 10, SS_LINOP_TRANSPOSE = 11
-};
-
-typedef struct ss_linop {
-    ss_linop_fn apply;
-    ss_linop_fn adjoint;
-    void *ctx;               /* passed to apply/adjoint; the op itself for built-ins */
-    int64_t in_h, in_w, out_h, out_w;
-    int32_t refcount;        /* atomic inside linop.c */
-    int32_t kind;            /* enum ss_linop_kind */
-    char name[64];           /* e.g. "heat(t=2)", "compose(resize_...,blur(...))" */
-    double param;            /* heat t, blur sigma, scale factor */
-    int32_t mode;            /* resize mode */
-    int32_t reserved;
-    struct ss_linop *a;      /* children: compose(a, b) = a∘b, sum, scale and transpose use a */
-    struct ss_linop *b;
-    ss_tensor *tensor;       /* diag_dct's own copy of the scale */
-    void (*destroy)(void *ctx); /* frees ctx with the operator; NULL: the caller owns ctx */
-} ss_linop;
+/* size[0..3] = in_h, in_w, out_h, out_w. */
+int ss_linop_size(const ss_linop *op, int64_t size[4]);
+/* e.g. "heat(t=2)", "compose(resize_...,blur(...))"; lives as long as op ("" for NULL). */
+const char *ss_linop_name(const ss_linop *op);
+/* The device of the data op holds (diag_dct's scale, an osmosis drift), looking
+ * through composites (a CUDA child wins); SS_LINOP_NO_DEVICE when it holds none
+ * (identity, dct2, heat, blur, laplace, resize, ss_linop_new operators), so it runs
+ * wherever its input is. ss_linop_dot_test and ss_power_iteration run there (the
+ * CPU for none). */
+int ss_linop_device(const ss_linop *op);
 
 ss_linop *ss_linop_identity(int64_t h, int64_t w);
 /* apply = ss_dct2_forward, adjoint = ss_dct2_inverse. */
@@ -355,7 +348,8 @@ ss_linop *ss_linop_retain(ss_linop *op);
  * references. NULL is fine. */
 void ss_linop_free(ss_linop *op);
 /* out: (...,out_h,out_w), in: (...,in_h,in_w), same leading dims (adjoint: the
- * other way round). Shapes are checked here, then the callback runs. */
+ * other way round). Shapes are checked here, then the operator's own apply
+ * (adjoint) runs; one that fails without a message gets one naming the operator. */
 int ss_linop_apply(const ss_linop *op, ss_tensor *out, const ss_tensor *in);
 int ss_linop_adjoint(const ss_linop *op, ss_tensor *out, const ss_tensor *in);
 /* Dot-product test: x (batch,in_h,in_w) and y (batch,out_h,out_w) from

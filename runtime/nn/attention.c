@@ -28,7 +28,7 @@
  * Tensors on cuda run kernels/attention.cu: the same products as cuBLAS
  * strided-batched sgemms, the same softmax one GPU block per row. */
 #include "core/internal.h"
-#include "ops/par.h"
+#include "core/par.h"
 #include "nn/vexp.h"
 #include "kernels/attention.h"
 

@@ -35,7 +35,8 @@
  * (and OpenBLAS's own rounding); everything else is computed in a fixed order. */
 #include "core/internal.h"
 #include "kernels/conv2d.h"
-#include "ops/par.h"
+#include "nn/layer_check.h"
+#include "core/par.h"
 
 #include <cblas.h>
 #include <limits.h>

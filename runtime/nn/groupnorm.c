@@ -4,7 +4,7 @@
  * On cuda, kernels/groupnorm.cu does the same arithmetic with double sums on the device. */
 #include "core/internal.h"
 #include "kernels/groupnorm.h"
-#include "ops/par.h"
+#include "core/par.h"
 #include <math.h>
 
 /* Returns the device of x, stats, weight and bias (the last two may be NULL). */

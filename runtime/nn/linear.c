@@ -9,6 +9,7 @@
  *   grad_bias    (Fout)             += Σ_r grad_out[r], in double, rows in order. */
 #include "core/internal.h"
 #include "kernels/linear.h"
+#include "nn/layer_check.h"
 
 #include <cblas.h>
 #include <limits.h>

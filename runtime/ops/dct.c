@@ -8,6 +8,8 @@
  * transformed in place in the output after a copy, so the input is never
  * touched and the plan never sees user data while planning. */
 #include "ops/dct.h"
+#include "ops/image_op.h"
+#include "ops/linop_impl.h"
 #include "kernels/dct.h"
 
 #include <fftw3.h>
@@ -118,34 +120,6 @@ int ss_dct2_raw(float *data, int64_t batch, int64_t h, int64_t w, int kind, cons
     return SS_OK;
 }
 
-/* ------------------------------------------------------------ shared checks */
-
-int ss_image_op_check(const char *op, const ss_tensor *out, const ss_tensor *in, int64_t out_h,
-                      int64_t out_w, int64_t *batch, int64_t *h, int64_t *w)
-{
-    const ss_tensor *ts[2] = {out, in};
-    int dev = ss_common_device(op, 2, ts);
-    if (dev < 0) return dev;
-    char si[96], so[96];
-    if (in->ndim < 2)
-        return SS_FAIL(SS_ERR_ARG, "%s: input %s needs 2 to 4 dimensions (...,H,W)", op,
-                       ss_shape_str(si, sizeof si, in));
-    int nd = in->ndim;
-    if (out_h == 0) out_h = in->shape[nd - 2], out_w = in->shape[nd - 1];
-    int ok = out->ndim == nd && out->shape[nd - 2] == out_h && out->shape[nd - 1] == out_w;
-    for (int d = 0; ok && d < nd - 2; d++) ok = out->shape[d] == in->shape[d];
-    if (!ok)
-        return SS_FAIL(SS_ERR_ARG, "%s: output %s does not fit input %s: expected the input's leading "
-                       "dimensions and an image of %lldx%lld", op, ss_shape_str(so, sizeof so, out),
-                       ss_shape_str(si, sizeof si, in), (long long)out_h, (long long)out_w);
-    int64_t b = 1;
-    for (int d = 0; d < nd - 2; d++) b *= in->shape[d];
-    *batch = b;
-    *h = in->shape[nd - 2];
-    *w = in->shape[nd - 1];
-    return dev;
-}
-
 /* ------------------------------------------------------------ orthonormal DCT */
 
 /* out (b,h,w) *= sh[k]·sw[l], the per-axis orthonormal factors. */
@@ -202,3 +176,15 @@ int ss_dct2_inverse(ss_tensor *out, const ss_tensor *in)
 
 /* The DCT is orthogonal: its adjoint is its inverse. */
 int ss_dct2_adjoint(ss_tensor *out, const ss_tensor *in) { return ss_dct2_inverse(out, in); }
+
+/* ------------------------------------------------------------ operator */
+
+static int dct_apply(const ss_linop *op, ss_tensor *out, const ss_tensor *in) { return ss_dct2_forward(out, in); }
+static int dct_adjoint(const ss_linop *op, ss_tensor *out, const ss_tensor *in) { return ss_dct2_inverse(out, in); }
+
+static const ss_linop_vtable dct_vt = {.apply = dct_apply, .adjoint = dct_adjoint};
+
+ss_linop *ss_linop_dct2(int64_t h, int64_t w)
+{
+    return ss_linop_create("ss_linop_dct2", &dct_vt, 0, h, w, h, w, "dct2");
+}

@@ -7,7 +7,7 @@
  * the same merged dimensions. */
 #include "core/internal.h"
 #include "kernels/elementwise.h"
-#include "ops/par.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <string.h>

@@ -11,6 +11,9 @@
  * exp(tΔ) as two banded (for small images or small t, dense) matrix passes;
  * only where that is estimated slower do they take the DCT path here. */
 #include "ops/dct.h"
+#include "ops/heat_band.h"
+#include "ops/image_op.h"
+#include "ops/linop_impl.h"
 #include "kernels/dct.h"
 
 #include <math.h>
@@ -175,4 +178,67 @@ int ss_diag_dct_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *sc
 int ss_diag_dct_adjoint(ss_tensor *out, const ss_tensor *in, const ss_tensor *scale)
 {
     return diag_run("ss_diag_dct_adjoint", out, in, scale);
+}
+
+/* ------------------------------------------------------------ operators */
+
+/* All three are symmetric: one function for both directions. Heat's and blur's
+ * ctx is their float parameter; diag_dct's its own copy of the scale. */
+static int heat_fn(const ss_linop *op, ss_tensor *out, const ss_tensor *in)
+{
+    return ss_heat_forward(out, in, *(const float *)op->ctx);
+}
+
+static int blur_fn(const ss_linop *op, ss_tensor *out, const ss_tensor *in)
+{
+    return ss_blur_forward(out, in, *(const float *)op->ctx);
+}
+
+static int diag_fn(const ss_linop *op, ss_tensor *out, const ss_tensor *in)
+{
+    return ss_diag_dct_forward(out, in, *(ss_tensor *const *)op->ctx);
+}
+
+static int diag_device(const ss_linop *op) { return (*(ss_tensor *const *)op->ctx)->device; }
+
+static void diag_destroy(ss_linop *op) { ss_tensor_free(*(ss_tensor **)op->ctx); }
+
+static const ss_linop_vtable heat_vt = {.apply = heat_fn, .adjoint = heat_fn};
+static const ss_linop_vtable blur_vt = {.apply = blur_fn, .adjoint = blur_fn};
+static const ss_linop_vtable diag_vt = {.apply = diag_fn, .adjoint = diag_fn, .device = diag_device,
+                                        .destroy = diag_destroy};
+
+ss_linop *ss_linop_heat(int64_t h, int64_t w, float t)
+{
+    if (!(t >= 0)) return SS_FAIL_NULL(SS_ERR_ARG, "ss_linop_heat: diffusion time t must be >= 0, got %g", (double)t);
+    ss_linop *op = ss_linop_create("ss_linop_heat", &heat_vt, sizeof(float), h, w, h, w, "heat(t=%g)", (double)t);
+    if (op) *(float *)op->ctx = t;
+    return op;
+}
+
+ss_linop *ss_linop_blur(int64_t h, int64_t w, float sigma)
+{
+    if (!(sigma >= 0)) return SS_FAIL_NULL(SS_ERR_ARG, "ss_linop_blur: sigma must be >= 0, got %g", (double)sigma);
+    ss_linop *op = ss_linop_create("ss_linop_blur", &blur_vt, sizeof(float), h, w, h, w, "blur(sigma=%g)",
+                                   (double)sigma);
+    if (op) *(float *)op->ctx = sigma;
+    return op;
+}
+
+ss_linop *ss_linop_diag_dct(int64_t h, int64_t w, const ss_tensor *scale)
+{
+    if (!scale) return SS_FAIL_NULL(SS_ERR_ARG, "ss_linop_diag_dct: scale is NULL");
+    char s[96];
+    int nd = scale->ndim;
+    if (nd < 2 || scale->shape[nd - 2] != h || scale->shape[nd - 1] != w)
+        return SS_FAIL_NULL(SS_ERR_ARG, "ss_linop_diag_dct: scale %s does not end in the image size (%lld,%lld)",
+                            ss_shape_str(s, sizeof s, scale), (long long)h, (long long)w);
+    ss_linop *op = ss_linop_create("ss_linop_diag_dct", &diag_vt, sizeof(ss_tensor *), h, w, h, w, "diag_dct");
+    if (!op) return NULL;
+    ss_tensor **own = op->ctx;
+    if (!(*own = ss_tensor_clone(scale))) {
+        ss_linop_free(op);
+        return NULL;
+    }
+    return op;
 }

@@ -31,7 +31,7 @@
  * value comes from the same sequence of operations whatever the thread count
  * or the batch split. Where the band is estimated slower than the DCTs (wide
  * bands on large images, see the cost model) heat.c keeps its DCT path. */
-#include "ops/dct.h"
+#include "ops/heat_band.h"
 
 #include <immintrin.h>
 #include <math.h>

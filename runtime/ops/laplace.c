@@ -5,7 +5,8 @@
  * vanishes and the boundary flux is zero. Each edge {p,q} of the pixel grid
  * adds (u_q − u_p) to p and (u_p − u_q) to q: the matrix is the negated graph
  * Laplacian, symmetric, so the adjoint is the same loop. */
-#include "ops/dct.h"
+#include "ops/image_op.h"
+#include "ops/linop_impl.h"
 #include "kernels/laplace.h"
 
 #include <string.h>
@@ -58,3 +59,13 @@ int ss_laplace_forward(ss_tensor *out, const ss_tensor *in) { return laplace_run
 
 /* The 5-point Neumann Laplacian is symmetric (see the top of the file). */
 int ss_laplace_adjoint(ss_tensor *out, const ss_tensor *in) { return laplace_run("ss_laplace_adjoint", out, in); }
+
+/* The stencil is symmetric: one function for both directions. */
+static int laplace_fn(const ss_linop *op, ss_tensor *out, const ss_tensor *in) { return ss_laplace_forward(out, in); }
+
+static const ss_linop_vtable laplace_vt = {.apply = laplace_fn, .adjoint = laplace_fn};
+
+ss_linop *ss_linop_laplace(int64_t h, int64_t w)
+{
+    return ss_linop_create("ss_linop_laplace", &laplace_vt, 0, h, w, h, w, "laplace");
+}

@@ -22,8 +22,8 @@
  * two contributions cancel exactly in the sum; the adjoint is a gather per
  * output pixel over its at most four faces. Both run on independent blocks of
  * rows with branch-free inner loops that vectorise. I − τA, applied many times
- * in a solve (ss_linop_osmosis, the implicit step), first computes its face
- * coefficients once (see "face coefficients").
+ * by the iterations of an implicit step (ss_linop_osmosis, ss_osmosis_step_linop),
+ * first computes its face coefficients once (see "face coefficients").
  *
  * Explicit stability: u + τAu = (I + τA)u. Its off-diagonal entries τp, τq are
  * >= 0 whenever |d| <= 2/h (always true for the canonical drift of a positive
@@ -35,15 +35,19 @@
  * bound, computed with |p| and |q|, is ss_osmosis_explicit_limit; without drift
  * it is the classical h²/4, in the worst case h²/8.
  *
- * Operators (ss_linop_osmosis, _generator) own a context with copies of the
+ * Operators (ss_linop_osmosis, _generator) hold a context with copies of the
  * drift (and, for ss_linop_osmosis, its face coefficients: four more floats per
- * drift pixel), freed with the last reference through ss_linop_set_destroy.
+ * drift pixel), released by their table's destroy with the last reference. The
+ * implicit step's operator (ss_osmosis_step_linop, for pde/osmosis_implicit.c)
+ * borrows the caller's drift instead.
  *
  * On the GPU (kernels/osmosis.cu) one thread computes one output pixel from the
  * faces around it, the face coefficients of I − τA computed on the fly in the
  * form the CPU stores them; the explicit-step bounds are a max-reduction there. */
-#include "ops/dct.h"
-#include "ops/par.h"
+#include "core/par.h"
+#include "ops/image_op.h"
+#include "ops/linop_impl.h"
+#include "ops/osmosis.h"
 #include "kernels/osmosis.h"
 #ifdef SS_WITH_CUDA
 #include "core/cuda.h"
@@ -307,7 +311,7 @@ static void osm_adjoint_block(float *restrict out, const float *restrict y, cons
 
 /* ------------------------------------------------------------ face coefficients */
 
-/* For the operators that are applied many times (I − τA in a solve) the face
+/* For the operators that are applied many times (I − τA in an implicit step) the face
  * coefficients are computed once: per drift image four planes of H×W floats in
  * the image's own layout, so one flat loop over pixels indexes them:
  *   FACE_PV, FACE_QV  beta·p, beta·q of the face between pixel a and a + W
@@ -317,7 +321,7 @@ static void osm_adjoint_block(float *restrict out, const float *restrict y, cons
  * The application keeps the per-face form of the kernel above (each flux
  * P·u_b − Q·u_a evaluated on its own before the sum, so the large q·u terms of
  * a face cancel within it, which a stencil with a merged diagonal would not
- * do, and a solve can reach tolerances near float32 accuracy). The forward
+ * do, and an iterative method can reach tolerances near float32 accuracy). The forward
  * evaluates every face flux from both sides by the same expression, so the two
  * contributions are the same float. Rows 1..H−2 run as one flat branch-free
  * loop that vectorises, reading all four neighbours (in bounds; the zero
@@ -734,13 +738,11 @@ int ss_osmosis_explicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_ten
 
 /* ------------------------------------------------------------ operators */
 
-static int osm_apply_cb(void *ctx, ss_tensor *out, const ss_tensor *in);
-static int osm_adjoint_cb(void *ctx, ss_tensor *out, const ss_tensor *in);
-
 /* ss_linop_apply has checked the image size and that out has in's leading
  * dimensions; the drift's leading dimensions must fit in's. */
-static int osm_cb(const osm_ctx *c, ss_tensor *out, const ss_tensor *in, int adjoint)
+static int osm_cb(const ss_linop *op, ss_tensor *out, const ss_tensor *in, int adjoint)
 {
+    const osm_ctx *c = op->ctx;
     const char *fn = adjoint ? "ss_linop_adjoint(osmosis)" : "ss_linop_apply(osmosis)";
     const ss_tensor *d = c->d1 ? c->d1 : c->d2;
     if (d) SS_TRY(check_drift_device(fn, c->d1 ? "d1" : "d2", d, in)); /* ss_linop_apply checked out against in */
@@ -754,17 +756,60 @@ static int osm_cb(const osm_ctx *c, ss_tensor *out, const ss_tensor *in, int adj
     return osm_run(&run, out, in, adjoint);
 }
 
-static int osm_apply_cb(void *ctx, ss_tensor *out, const ss_tensor *in) { return osm_cb(ctx, out, in, 0); }
-static int osm_adjoint_cb(void *ctx, ss_tensor *out, const ss_tensor *in) { return osm_cb(ctx, out, in, 1); }
+static int osm_apply_cb(const ss_linop *op, ss_tensor *out, const ss_tensor *in) { return osm_cb(op, out, in, 0); }
+static int osm_adjoint_cb(const ss_linop *op, ss_tensor *out, const ss_tensor *in) { return osm_cb(op, out, in, 1); }
 
-static void osm_destroy(void *ctx)
+/* The drift's device. */
+static int osm_device(const ss_linop *op)
 {
-    osm_ctx *c = ctx;
-    if (!c) return;
+    const osm_ctx *c = op->ctx;
+    return c->d1 ? c->d1->device : c->d2 ? c->d2->device : SS_CPU;
+}
+
+/* The drift copies the operator owns (none when it borrows the caller's) and
+ * the face coefficients. */
+static void osm_destroy(ss_linop *op)
+{
+    osm_ctx *c = op->ctx;
     ss_tensor_free(c->own1);
     ss_tensor_free(c->own2);
     ss_free(c->faces);
-    free(c);
+}
+
+static const ss_linop_vtable osmosis_vt = {
+    .apply = osm_apply_cb,
+    .adjoint = osm_adjoint_cb,
+    .device = osm_device,
+    .destroy = osm_destroy,
+};
+
+/* An operator over a checked context (geometry, h, alpha, beta set; nothing
+ * owned yet): its copies of the drift when `copy`, else the caller's; the face
+ * coefficients when alpha != 0 (I − τA is applied many times by iterative methods). */
+static ss_linop *osm_linop_from(const char *fn, const osm_ctx *probe, int copy, const char *name)
+{
+    ss_linop *op = ss_linop_create(fn, &osmosis_vt, sizeof(osm_ctx), probe->h_img, probe->w_img, probe->h_img,
+                                   probe->w_img, "%s", name);
+    if (!op) return NULL;
+    osm_ctx *c = op->ctx;
+    *c = *probe;
+    c->own1 = c->own2 = NULL;
+    c->faces = NULL;
+    c->shared = 0; /* decided per call from the input */
+    if (copy) {
+        c->own1 = c->d1 ? ss_tensor_clone(c->d1) : NULL;
+        c->own2 = c->d2 ? ss_tensor_clone(c->d2) : NULL;
+        c->d1 = c->own1, c->d2 = c->own2;
+        if ((probe->d1 && !c->own1) || (probe->d2 && !c->own2)) {
+            ss_linop_free(op);
+            return NULL;
+        }
+    }
+    if (c->alpha != 0.0f && osm_use_faces(c) < 0) {
+        ss_linop_free(op);
+        return NULL;
+    }
+    return op;
 }
 
 /* alpha·I + beta·A over copies of the drift, owning them. */
@@ -776,40 +821,8 @@ static ss_linop *osm_linop(const char *fn, const ss_tensor *d1, const ss_tensor 
     if (drift_image(fn, &img, d1, d2) < 0) return NULL;
     osm_ctx probe;
     if (check_drift(fn, &probe, d1, d2, &img, 1) < 0 || check_drift_finite(fn, d1, d2) < 0) return NULL;
-    osm_ctx *c = calloc(1, sizeof *c);
-    if (!c) return SS_FAIL_NULL(SS_ERR_NOMEM, "%s: out of memory for the operator's context", fn);
-    *c = probe;
-    c->own1 = d1 ? ss_tensor_clone(d1) : NULL;
-    c->own2 = d2 ? ss_tensor_clone(d2) : NULL;
-    if ((d1 && !c->own1) || (d2 && !c->own2)) {
-        osm_destroy(c);
-        return NULL;
-    }
-    c->d1 = c->own1, c->d2 = c->own2;
-    c->h = h, c->alpha = alpha, c->beta = beta;
-    c->shared = 0; /* decided per call from the input */
-    if (alpha != 0.0f && osm_use_faces(c) < 0) { /* I − τA: applied many times in solves */
-        osm_destroy(c);
-        return NULL;
-    }
-    ss_linop *op = ss_linop_new(osm_apply_cb, osm_adjoint_cb, c, c->h_img, c->w_img, c->h_img, c->w_img, name);
-    if (!op) {
-        osm_destroy(c);
-        return NULL;
-    }
-    if (ss_linop_set_destroy(op, osm_destroy) < 0) { /* cannot fail for an ss_linop_new operator */
-        ss_linop_free(op);
-        osm_destroy(c);
-        return NULL;
-    }
-    return op;
-}
-
-int ss_osmosis_linop_device(const ss_linop *op)
-{
-    if (op->destroy != osm_destroy) return -1;
-    const osm_ctx *c = op->ctx;
-    return c->d1 ? c->d1->device : c->d2 ? c->d2->device : SS_CPU;
+    probe.h = h, probe.alpha = alpha, probe.beta = beta;
+    return osm_linop_from(fn, &probe, 1, name);
 }
 
 ss_linop *ss_linop_osmosis(const ss_tensor *d1, const ss_tensor *d2, float h, float tau)
@@ -828,58 +841,16 @@ ss_linop *ss_linop_osmosis_generator(const ss_tensor *d1, const ss_tensor *d2, f
     return osm_linop("ss_linop_osmosis_generator", d1, d2, h, 0.0f, 1.0f, name);
 }
 
-/* ------------------------------------------------------------ implicit steps */
-
-int ss_osmosis_implicit_step(ss_tensor *u_next, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2, float h,
-                             float tau, double eps, int32_t maxiter, ss_solve_info *info)
+ss_linop *ss_osmosis_step_linop(const char *fn, const ss_tensor *u, const ss_tensor *d1, const ss_tensor *d2, float h,
+                                float tau)
 {
-    const char *fn = "ss_osmosis_implicit_step";
-    int64_t b, H, W;
-    SS_TRY(ss_image_op_check(fn, u_next, u, 0, 0, &b, &H, &W));
-    SS_TRY(check_grid(fn, h));
-    SS_TRY(check_tau(fn, tau));
-    if (!(eps > 0) || !isfinite(eps))
-        return SS_FAIL(SS_ERR_ARG, "%s: tolerance eps must be finite and > 0, got %g", fn, eps);
-    if (maxiter < 0) return SS_FAIL(SS_ERR_ARG, "%s: maxiter must be >= 0, got %d", fn, (int)maxiter);
-    osm_ctx c;
-    SS_TRY(check_drift(fn, &c, d1, d2, u, 0));
-    SS_TRY(check_drift_finite(fn, d1, d2));
-    SS_TRY(check_image_finite(fn, "image u", u));
-    c.h = h, c.alpha = 1.0f, c.beta = -tau;
-    c.own1 = c.own2 = NULL;
-    c.shared = 0; /* osm_cb decides per call */
+    if (check_grid(fn, h) < 0 || check_tau(fn, tau) < 0) return NULL;
+    osm_ctx probe;
+    if (check_drift(fn, &probe, d1, d2, u, 0) < 0 || check_drift_finite(fn, d1, d2) < 0 ||
+        check_image_finite(fn, "image u", u) < 0)
+        return NULL;
+    probe.h = h, probe.alpha = 1.0f, probe.beta = -tau;
     char name[64];
     snprintf(name, sizeof name, "osmosis_step(tau=%g,h=%g)", (double)tau, (double)h);
-    /* The context borrows the caller's drift for the length of this call; the
-     * face coefficients of I − τA are computed once for the solve's many applications. */
-    SS_TRY(osm_use_faces(&c));
-    ss_linop *op = ss_linop_new(osm_apply_cb, osm_adjoint_cb, &c, H, W, H, W, name);
-    if (!op) {
-        ss_free(c.faces);
-        return ss_last_status();
-    }
-    /* b = u; the solver starts from u_next = u, so an in-place step needs a copy of b. */
-    ss_tensor *copy = NULL;
-    const ss_tensor *rhs = u;
-    int rc = SS_OK;
-    if (ss_tensors_overlap(u_next, u)) {
-        if (u_next->data != u->data) rc = SS_FAIL(SS_ERR_ARG, "%s: u_next partly overlaps u", fn);
-        else if (!(copy = ss_tensor_clone(u))) rc = ss_last_status();
-        rhs = copy;
-    } else {
-        rc = ss_tensor_copy(u_next, u);
-    }
-    if (rc == SS_OK) {
-        ss_solve_opts opts;
-        memset(&opts, 0, sizeof opts);
-        opts.tol = 0.0;
-        opts.abs_tol = eps * (double)ss_tensor_numel(u);
-        opts.maxiter = maxiter;
-        opts.warm_start = 1;
-        rc = ss_bicgstab_solve(u_next, op, rhs, &opts, info);
-    }
-    ss_tensor_free(copy);
-    ss_linop_free(op);
-    ss_free(c.faces);
-    return rc;
+    return osm_linop_from(fn, &probe, 0, name);
 }

@@ -7,7 +7,7 @@
  * tensors run kernels/reduce.cu, also in double and in an order fixed by the sizes. */
 #include "core/internal.h"
 #include "kernels/reduce.h"
-#include "ops/par.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <stdlib.h>

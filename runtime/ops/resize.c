@@ -23,7 +23,8 @@
  * every mode, and its pass is skipped. On the GPU each table becomes a dense
  * (out, in) matrix, cached on the device, and the passes are GEMMs
  * (kernels/resize.cu); the adjoint multiplies by the same matrices transposed. */
-#include "ops/dct.h"
+#include "ops/image_op.h"
+#include "ops/linop_impl.h"
 #include "kernels/resize.h"
 #ifdef SS_WITH_CUDA
 #include "core/cuda.h"
@@ -504,4 +505,31 @@ int ss_resize_adjoint(ss_tensor *out, const ss_tensor *in, int mode)
 const char *ss_resize_mode_name(int mode)
 {
     return mode >= 0 && mode <= SS_RESIZE_NEAREST ? mode_names[mode] : "unknown";
+}
+
+/* ------------------------------------------------------------ operator */
+
+static int resize_apply(const ss_linop *op, ss_tensor *out, const ss_tensor *in)
+{
+    return ss_resize_forward(out, in, *(const int *)op->ctx);
+}
+
+static int resize_transposed(const ss_linop *op, ss_tensor *out, const ss_tensor *in)
+{
+    return ss_resize_adjoint(out, in, *(const int *)op->ctx);
+}
+
+static const ss_linop_vtable resize_vt = {.apply = resize_apply, .adjoint = resize_transposed};
+
+/* ctx: the mode. */
+ss_linop *ss_linop_resize(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, int mode)
+{
+    if (mode < SS_RESIZE_BILINEAR_AA || mode > SS_RESIZE_NEAREST)
+        return SS_FAIL_NULL(SS_ERR_ARG, "ss_linop_resize: unknown resize mode %d (0 bilinear_aa, 1 bicubic, "
+                            "2 area, 3 nearest)", mode);
+    ss_linop *op = ss_linop_create("ss_linop_resize", &resize_vt, sizeof(int), in_h, in_w, out_h, out_w,
+                                   "resize_%s(%lldx%lld->%lldx%lld)", ss_resize_mode_name(mode), (long long)in_h,
+                                   (long long)in_w, (long long)out_h, (long long)out_w);
+    if (op) *(int *)op->ctx = mode;
+    return op;
 }

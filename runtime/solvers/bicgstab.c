@@ -15,7 +15,7 @@
  * sums come back to the host. */
 #include "core/internal.h"
 #include "kernels/krylov.h"
-#include "ops/par.h"
+#include "core/par.h"
 #include "solvers/solve.h"
 
 #include <math.h>
@@ -183,7 +183,7 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
     }
     if (!isfinite(rnorm))
         return SS_FAIL(SS_ERR_NUMERIC, "%s: the initial residual b - A x is not finite (operator '%s' gave NaN/Inf)",
-                       FN, A->name);
+                       FN, ss_linop_name(A));
     inf->initial_residual = inf->residual = rnorm;
 
     double rho_old = 1, alpha = 1, omega = 1, rhat_norm = 0;
@@ -204,7 +204,7 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
             r_is_true = 1;
             if (!isfinite(rnorm))
                 return SS_FAIL(SS_ERR_NUMERIC, "%s: the residual b - A x became NaN/Inf at iteration %d "
-                               "(operator '%s')", FN, (int)inf->iterations, A->name);
+                               "(operator '%s')", FN, (int)inf->iterations, ss_linop_name(A));
             if (rnorm <= thr) {
                 inf->converged = 1;
                 break;
@@ -250,13 +250,13 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
         rv = sums[0], vnorm = sqrt(sums[1]);
         if (!isfinite(rv) || !isfinite(vnorm) || !isfinite(rho))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: NaN/Inf at iteration %d (operator '%s' gave a non-finite value, "
-                           "or the iteration overflowed)", FN, (int)inf->iterations, A->name);
+                           "or the iteration overflowed)", FN, (int)inf->iterations, ss_linop_name(A));
         if (!(fabs(rv) > BREAKDOWN * rhat_norm * vnorm)) { /* <r̂₀, A p> vanishes: α undefined */
             if (fresh)
                 return SS_FAIL(SS_ERR_NUMERIC, "%s: breakdown at iteration %d: <r, A r> = %.3g is 0 relative to "
                                "|r|*|A r| = %.3g even after a restart (operator '%s' is skew or indefinite along "
-                               "the residual); |r| = %.3g", FN, (int)inf->iterations, rv, rhat_norm * vnorm, A->name,
-                               rnorm);
+                               "the residual); |r| = %.3g", FN, (int)inf->iterations, rv, rhat_norm * vnorm,
+                               ss_linop_name(A), rnorm);
             fresh = 1;
             inf->restarts++;
             continue;
@@ -283,7 +283,7 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
         rho_next = sums[1], rho_ok = 1;
         if (!isfinite(rnorm) || !isfinite(omega))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: NaN/Inf at iteration %d (operator '%s' gave a non-finite value, "
-                           "or the iteration overflowed)", FN, (int)inf->iterations, A->name);
+                           "or the iteration overflowed)", FN, (int)inf->iterations, ss_linop_name(A));
         rho_old = rho;
         if (omega == 0) { /* stagnation: β would divide by ω */
             fresh = 1;
@@ -297,10 +297,10 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
         return SS_FAIL(SS_ERR_NOTCONV, "%s: no convergence: after %d iterations the true residual |b - A x| "
                        "stagnates at %.4g > max(tol*|b|, abs_tol) = max(%.3g*%.4g, %.3g) for operator '%s' (the "
                        "float32 accuracy of A x limits it; loosen the tolerance); x holds the last iterate", FN,
-                       (int)inf->iterations, rnorm, o->tol, bnorm, o->abs_tol, A->name);
+                       (int)inf->iterations, rnorm, o->tol, bnorm, o->abs_tol, ss_linop_name(A));
     return SS_FAIL(SS_ERR_NOTCONV, "%s: no convergence in %d iterations (%d restarts): |b - A x| = %.4g > "
                    "max(tol*|b|, abs_tol) = max(%.3g*%.4g, %.3g) for operator '%s'; x holds the last iterate", FN,
-                   (int)inf->iterations, (int)inf->restarts, rnorm, o->tol, bnorm, o->abs_tol, A->name);
+                   (int)inf->iterations, (int)inf->restarts, rnorm, o->tol, bnorm, o->abs_tol, ss_linop_name(A));
 }
 
 int ss_bicgstab_solve(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *opts,

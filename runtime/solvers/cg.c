@@ -41,7 +41,7 @@ static int cg_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_
     }
     if (!isfinite(rr))
         return SS_FAIL(SS_ERR_NUMERIC, "%s: the initial residual b - A x is not finite (operator '%s' gave NaN/Inf)",
-                       FN, A->name);
+                       FN, ss_linop_name(A));
     inf->initial_residual = inf->residual = sqrt(rr);
     int r_is_true = 1, fresh = 1, stalls = 0;
     double best_false = INFINITY;
@@ -55,7 +55,7 @@ static int cg_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_
             r_is_true = 1;
             if (!isfinite(rr))
                 return SS_FAIL(SS_ERR_NUMERIC, "%s: the residual b - A x became NaN/Inf at iteration %d "
-                               "(operator '%s')", FN, (int)inf->iterations, A->name);
+                               "(operator '%s')", FN, (int)inf->iterations, ss_linop_name(A));
             if (sqrt(rr) <= thr) {
                 inf->converged = 1;
                 break;
@@ -75,11 +75,11 @@ static int cg_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_
         SS_TRY(ss_dot(&pq, p, q));
         if (!isfinite(pq))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: p'Ap is NaN/Inf at iteration %d (operator '%s' gave a non-finite "
-                           "value)", FN, (int)inf->iterations, A->name);
+                           "value)", FN, (int)inf->iterations, ss_linop_name(A));
         if (pq <= 0)
             return SS_FAIL(SS_ERR_NUMERIC, "%s: operator '%s' is not symmetric positive definite: p'Ap = %.4g <= 0 "
-                           "at iteration %d (|r| = %.4g); use ss_bicgstab_solve for other operators", FN, A->name,
-                           pq, (int)inf->iterations, sqrt(rr));
+                           "at iteration %d (|r| = %.4g); use ss_bicgstab_solve for other operators", FN,
+                           ss_linop_name(A), pq, (int)inf->iterations, sqrt(rr));
         double alpha = rr / pq, rr_new;
         SS_TRY(ss_axpby(x, 1.0f, x, (float)alpha, p));
         SS_TRY(ss_axpby(r, 1.0f, r, (float)-alpha, q));
@@ -88,7 +88,7 @@ static int cg_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_
         r_is_true = 0;
         if (!isfinite(rr_new))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: the residual became NaN/Inf at iteration %d (operator '%s')", FN,
-                           (int)inf->iterations, A->name);
+                           (int)inf->iterations, ss_linop_name(A));
         SS_TRY(ss_axpby(p, 1.0f, r, (float)(rr_new / rr), p)); /* p = r + β p */
         rr = rr_new;
     }
@@ -99,10 +99,11 @@ static int cg_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_
         return SS_FAIL(SS_ERR_NOTCONV, "%s: no convergence: after %d iterations the true residual |b - A x| "
                        "stagnates at %.4g > max(tol*|b|, abs_tol) = max(%.3g*%.4g, %.3g) for operator '%s' (the "
                        "float32 accuracy of A x limits it; loosen the tolerance); x holds the last iterate", FN,
-                       (int)inf->iterations, inf->residual, o->tol, bnorm, o->abs_tol, A->name);
+                       (int)inf->iterations, inf->residual, o->tol, bnorm, o->abs_tol, ss_linop_name(A));
     return SS_FAIL(SS_ERR_NOTCONV, "%s: no convergence in %d iterations (%d restarts): |b - A x| = %.4g > "
                    "max(tol*|b|, abs_tol) = max(%.3g*%.4g, %.3g) for operator '%s'; x holds the last iterate", FN,
-                   (int)inf->iterations, (int)inf->restarts, inf->residual, o->tol, bnorm, o->abs_tol, A->name);
+                   (int)inf->iterations, (int)inf->restarts, inf->residual, o->tol, bnorm, o->abs_tol,
+                   ss_linop_name(A));
 }
 
 int ss_cg_solve(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_solve_opts *opts, ss_solve_info *info)

@@ -11,8 +11,7 @@
  * re-orthogonalisation the basis loses orthogonality once Ritz values
  * converge; f(T_k) e₁ stays accurate for smooth f (Greenbaum's backward
  * stability), and reorth = 1 restores it at O(k²·numel) extra cost. */
-#include "core/internal.h"
-#include "ops/dct.h"
+#include "core/device.h"
 #include "solvers/solve.h"
 
 #include <lapacke.h>
@@ -92,7 +91,7 @@ static int lanczos_run(ss_tensor **q, double *alpha, double *beta, int32_t m, in
         b = sqrt(b);
         if (!isfinite(a) || !isfinite(b))
             return SS_FAIL(SS_ERR_NUMERIC, "%s: NaN/Inf at Lanczos step %d (operator '%s' gave a non-finite value)",
-                           FN, (int)j + 1, A->name);
+                           FN, (int)j + 1, ss_linop_name(A));
         alpha[j] = a;
         *steps = j + 1;
         tnorm = fmax(tnorm, fabs(a) + b + (j > 0 ? beta[j] : 0.0));
@@ -167,7 +166,8 @@ int ss_lanczos_apply(ss_tensor *out, const ss_linop *A, const ss_tensor *v, int 
 
 int ss_power_iteration(double *lambda_max, const ss_linop *A, int32_t iterations, uint64_t seed)
 {
-    return ss_power_iteration_on(lambda_max, A, iterations, seed, ss_linop_device(A));
+    const int dev = ss_linop_device(A); /* where A's data lives; the CPU when it holds none */
+    return ss_power_iteration_on(lambda_max, A, iterations, seed, dev == SS_LINOP_NO_DEVICE ? SS_CPU : dev);
 }
 
 int ss_power_iteration_on(double *lambda_max, const ss_linop *A, int32_t iterations, uint64_t seed, int device)
@@ -176,7 +176,9 @@ int ss_power_iteration_on(double *lambda_max, const ss_linop *A, int32_t iterati
     if (!lambda_max) return SS_FAIL(SS_ERR_ARG, "%s: lambda_max is NULL", PFN);
     SS_TRY(ss_square_op_check(PFN, A));
     if (iterations < 1) return SS_FAIL(SS_ERR_ARG, "%s: iterations must be >= 1, got %d", PFN, (int)iterations);
-    int64_t shape[4] = {1, 1, A->in_h, A->in_w};
+    int64_t s[4];
+    SS_TRY(ss_linop_size(A, s));
+    int64_t shape[4] = {1, 1, s[0], s[1]};
     /* The start is drawn on the CPU: the same on every device. */
     ss_tensor *x = ss_tensor_empty(4, shape, SS_CPU), *y = x ? ss_tensor_empty(4, shape, device) : NULL;
     int rc = y ? SS_OK : ss_last_status();
@@ -194,7 +196,7 @@ int ss_power_iteration_on(double *lambda_max, const ss_linop *A, int32_t iterati
         if (rc != SS_OK) break;
         if (!isfinite(lam) || !isfinite(nrm)) {
             rc = SS_FAIL(SS_ERR_NUMERIC, "%s: NaN/Inf at iteration %d (operator '%s' gave a non-finite value)", PFN,
-                         (int)it + 1, A->name);
+                         (int)it + 1, ss_linop_name(A));
             break;
         }
         if (nrm == 0) break; /* A x = 0: λ = 0 along x, nothing left to iterate */

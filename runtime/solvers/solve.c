@@ -1,6 +1,6 @@
 /* solve.c — the argument checks every linear solve shares (BiCGSTAB, CG). */
 #include "core/internal.h"
-#include "ops/par.h"
+#include "core/par.h"
 #include "solvers/solve.h"
 
 #include <math.h>
@@ -10,10 +10,12 @@
 int ss_square_op_check(const char *fn, const ss_linop *A)
 {
     if (!A) return SS_FAIL(SS_ERR_ARG, "%s: operator A is NULL", fn);
-    if (A->in_h != A->out_h || A->in_w != A->out_w)
+    int64_t s[4];
+    SS_TRY(ss_linop_size(A, s));
+    if (s[0] != s[2] || s[1] != s[3])
         return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' maps (...,%lld,%lld) to (...,%lld,%lld); it needs a square "
-                       "operator (input size = output size)", fn, A->name, (long long)A->in_h, (long long)A->in_w,
-                       (long long)A->out_h, (long long)A->out_w);
+                       "operator (input size = output size)", fn, ss_linop_name(A), (long long)s[0], (long long)s[1],
+                       (long long)s[2], (long long)s[3]);
     return SS_OK;
 }
 
@@ -25,15 +27,17 @@ int ss_operand_check(const char *fn, const ss_linop *A, const ss_tensor *out, co
     SS_TRY(ss_square_op_check(fn, A));
     const ss_tensor *ts[2] = {out, in};
     SS_TRY(ss_common_device(fn, 2, ts));
+    int64_t s[4];
+    SS_TRY(ss_linop_size(A, s));
     int nd = in->ndim;
-    int fits = nd >= 2 && in->shape[nd - 2] == A->in_h && in->shape[nd - 1] == A->in_w;
+    int fits = nd >= 2 && in->shape[nd - 2] == s[0] && in->shape[nd - 1] == s[1];
     if (fits && ss_tensor_same_shape(out, in)) return SS_OK;
     char si[96], so[96];
     ss_shape_str(si, sizeof si, in);
     ss_shape_str(so, sizeof so, out);
     if (!fits)
-        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld) but %s is %s", fn, A->name,
-                       (long long)A->in_h, (long long)A->in_w, in_name, si);
+        return SS_FAIL(SS_ERR_ARG, "%s: operator '%s' takes (...,%lld,%lld) but %s is %s", fn, ss_linop_name(A),
+                       (long long)s[0], (long long)s[1], in_name, si);
     return SS_FAIL(SS_ERR_ARG, "%s: %s %s and %s %s must have the same shape", fn, out_name, so, in_name, si);
 }
 

@@ -6,7 +6,7 @@
  * iteration on cuda vectors against the CPU's solution and iteration count; and the
  * errors for tensors on mixed devices. Without a GPU it prints SKIP and exits 77. */
 #include "cuda_check.h"
-#include "ops/dct.h"
+#include "ops/linop_impl.h"
 #include "solvers/solve.h"
 
 #include <stdint.h>
@@ -275,8 +275,8 @@ static void dot_on_gpu(ss_linop *op, int64_t batch)
     if (!op) return;
     double err = 1;
     CHECK_OK(ss_linop_dot_test_on(&err, op, batch, seed + 17, SS_CUDA));
-    printf("  cuda dot test %-52.52s rel err = %.3g (tol %.0e)\n", op->name, err, DOT_TOL);
-    CHECK(err <= DOT_TOL, "cuda dot test of %s: %g > %g", op->name, err, DOT_TOL);
+    printf("  cuda dot test %-52.52s rel err = %.3g (tol %.0e)\n", ss_linop_name(op), err, DOT_TOL);
+    CHECK(err <= DOT_TOL, "cuda dot test of %s: %g > %g", ss_linop_name(op), err, DOT_TOL);
 }
 
 static void test_linops(void)
@@ -302,12 +302,14 @@ static void test_linops(void)
             CHECK(0, "operator %d: %s", i, ss_last_error());
             continue;
         }
-        const int64_t os[4] = {3, 2, ops[i]->out_h, ops[i]->out_w}, is[4] = {3, 2, ops[i]->in_h, ops[i]->in_w};
+        int64_t sz[4];
+        CHECK_OK(ss_linop_size(ops[i], sz));
+        const int64_t os[4] = {3, 2, sz[2], sz[3]}, is[4] = {3, 2, sz[0], sz[1]};
         ss_tensor *xi = randn(4, is), *yo = randn(4, os);
         char name[96];
-        snprintf(name, sizeof name, "apply %s", ops[i]->name);
+        snprintf(name, sizeof name, "apply %s", ss_linop_name(ops[i]));
         parity(name, linop_fwd, ops[i], xi, os, GEMM_TOL);
-        snprintf(name, sizeof name, "adjoint %s", ops[i]->name);
+        snprintf(name, sizeof name, "adjoint %s", ss_linop_name(ops[i]));
         parity(name, linop_adj, ops[i], yo, is, GEMM_TOL);
         dot_on_gpu(ops[i], 3);
         ss_tensor_free(xi);
@@ -325,9 +327,16 @@ static void test_linops(void)
               ss_last_error());
         double err = 1;
         if (held[i]) CHECK_OK(ss_linop_dot_test(&err, held[i], 3, seed));
-        printf("  cuda dot test %-52.52s rel err = %.3g (tol %.0e)\n", held[i] ? held[i]->name : "?", err, DOT_TOL);
+        printf("  cuda dot test %-52.52s rel err = %.3g (tol %.0e)\n", held[i] ? ss_linop_name(held[i]) : "?", err,
+               DOT_TOL);
         CHECK(err <= DOT_TOL, "cuda dot test of operator %d: %g", i, err);
     }
+    /* a composite finds the cuda data of its child through the table's device function */
+    ss_linop *heat_diag = ss_linop_compose(heat, held[0]), *heat_diag_t = ss_linop_transpose(heat_diag);
+    CHECK(ss_linop_device(heat_diag) == SS_CUDA && ss_linop_device(heat_diag_t) == SS_CUDA,
+          "compose(heat, diag_dct on cuda) and its transpose should report cuda, got %d and %d",
+          ss_linop_device(heat_diag), ss_linop_device(heat_diag_t));
+    ss_linop_free(heat_diag_t), ss_linop_free(heat_diag);
     /* Mixed devices are refused with the usual message. */
     const int64_t is2[3] = {2, h, w};
     ss_tensor *xg = cuda_copy(x), *oc = cpu_empty(4, shape), *x2 = randn(3, is2), *o2 = cpu_empty(3, is2);

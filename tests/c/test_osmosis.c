@@ -485,7 +485,8 @@ static void test_lifetime(void)
     ss_linop *M = ss_linop_osmosis(d1, d2, 1.0f, 2.0f);
     CHECK(M != NULL, "ss_linop_osmosis: %s", ss_last_error());
     if (!M) return;
-    printf("  %-48s %s\n", "name", M->name);
+    printf("  %-48s %s\n", "name", ss_linop_name(M));
+    CHECK(ss_linop_device(M) == SS_CPU, "an osmosis operator over a cpu drift reports device %d", ss_linop_device(M));
     /* the operator keeps copies: freeing and overwriting the caller's drift changes nothing */
     CHECK_OK(ss_tensor_fill(d1, 0.0f));
     FREE(d1, d2);

@@ -40,6 +40,13 @@ describe("operators", function()
     assert.are.same({ 3, 2, 28, 28 }, down:T()(down(x)):shape())
     assert.are.equal(0, maxdiff(down:T()(down(x)), down:adjoint(down(x))))
     assert.truthy(tostring(down):find("28x28 -> 14x14", 1, true))
+    -- sizes and names come through the C accessors; the transpose of a transpose is the operator
+    local T = down:T()
+    assert.are.same({ { 14, 14 }, { 28, 28 } }, { T.in_shape, T.out_shape })
+    assert.are.equal("transpose(" .. down.name .. ")", T.name)
+    local TT = T:T()
+    assert.are.same({ down.name, down.in_shape, down.out_shape }, { TT.name, TT.in_shape, TT.out_shape })
+    assert.is_true(TT.c == down.c) -- the same C operator, a new reference
   end)
 
   it("keeps the heat semigroup, the mean, and the identity at t = 0", function()

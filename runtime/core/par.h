@@ -6,8 +6,8 @@
  * when its condition is false (it sets up a team of one), which costs as much
  * as an update over a few ten thousand floats; ss_par_ranges skips the runtime
  * entirely below its limit, and the loop body is written once for both. */
-#ifndef SS_OPS_PAR_H
-#define SS_OPS_PAR_H
+#ifndef SS_CORE_PAR_H
+#define SS_CORE_PAR_H
 
 #include <stdint.h>
 
