@@ -144,7 +144,7 @@ static void bytes_to_floats(float *out, const unsigned char *bytes, int64_t n, f
 /* A raw regular file, whose size was checked: count bytes read in chunks straight into t. */
 static int idx_data_raw(gzFile gz, const char *path, ss_tensor *t, int64_t count, float scale)
 {
-    unsigned char *chunk = malloc(IDX_CHUNK);
+    unsigned char *chunk = malloc(count < (int64_t)IDX_CHUNK ? (size_t)count : IDX_CHUNK);
     if (!chunk) return SS_FAIL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory for a read buffer", path);
     int rc = SS_OK;
     for (int64_t done = 0; done < count && rc == SS_OK;) {
@@ -200,20 +200,21 @@ ss_tensor *ss_idx_load(const char *path, float scale)
     if (!path) return SS_FAIL_NULL(SS_ERR_ARG, "ss_idx_load: path is NULL");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return SS_FAIL_NULL(SS_ERR_IO, "ss_idx_load: %s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    const int64_t size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
     gzFile gz = gzdopen(fd, "rb");
     if (!gz) {
         close(fd);
         return SS_FAIL_NULL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory opening the file", path);
     }
-    gzbuffer(gz, 1u << 20); /* fewer, larger reads than zlib's 8 KiB default */
+    /* Fewer, larger reads than zlib's 8 KiB default, but no more buffer than the file. */
+    gzbuffer(gz, size >= 0 && size < (1 << 20) ? (size < 8192 ? 8192 : (unsigned)size) : 1u << 20);
     int64_t shape[4], count = 0, header_bytes = 0;
     int ndim = 0;
     ss_tensor *t = NULL;
     unsigned char *bytes = NULL;
-    struct stat st;
     int rc = idx_header(gz, path, shape, &ndim, &count, &header_bytes);
     const int raw = rc == SS_OK && gzdirect(gz);
-    const int64_t size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
     /* What the file can hold: its data bytes if raw, what they can inflate to if gzip. */
     if (rc == SS_OK && raw && size >= 0 && size - header_bytes < count)
         rc = idx_truncated(path, count, size - header_bytes);

@@ -360,6 +360,7 @@ static tf_value *new_seq(tf_ctx *c, const tf_pickle *P, int kind, tf_value *cons
 /* Appends items to a list, set or dict (slots, so a dict gets pairs). */
 static int seq_append(tf_ctx *c, const tf_pickle *P, tf_value *s, tf_value *const *items, size_t n)
 {
+    if (!n) return SS_OK;
     if (n > UINT32_MAX / 2 - s->u.seq.n) return pk_fail(c, P, "a container grew past %u items", UINT32_MAX / 2);
     size_t need = s->u.seq.n + n;
     if (need > s->u.seq.cap) {
@@ -430,9 +431,10 @@ static tf_value **pop_mark(tf_ctx *c, tf_pickle *P, size_t *n)
         return NULL;
     }
     size_t m = P->marks[--P->nmarks];
+    static tf_value *none[1];
     *n = P->sp - m;
     P->sp = m;
-    return P->stack + m;
+    return P->stack ? P->stack + m : none; /* no item was ever pushed */
 }
 
 static int memo_put(tf_ctx *c, tf_pickle *P, uint64_t idx)
@@ -511,12 +513,12 @@ static int resolve_global(tf_ctx *c, tf_pickle *P, const char *mod, size_t mlen,
         if (strlen(tf_globals[i].module) == mlen && memcmp(mod, tf_globals[i].module, mlen) == 0 &&
             strlen(tf_globals[i].name) == nlen && memcmp(name, tf_globals[i].name, nlen) == 0)
             func = tf_globals[i].func;
-    if (func < 0 && ((mlen == 9 && memcmp(mod, "__torch__", 9) == 0) || (mlen > 10 && memcmp(mod, "__torch__.", 10) == 0)))
-        func = F_CLASS;
+    if (func < 0 && mlen >= 9 && memcmp(mod, "__torch__", 9) == 0 && (mlen == 9 || mod[9] == '.')) func = F_CLASS;
     if (func < 0 || memchr(full, '\0', mlen + 1 + nlen)) {
         char shown[2 * TF_MAX_LINE + 2];
         printable(shown, sizeof shown, full, mlen + 1 + nlen);
-        return pk_fail(c, P, "refuses global '%s' (only torch tensors, OrderedDict and TorchScript modules are allowed)",
+        return pk_fail(c, P,
+                       "refuses global '%s' (only torch tensors, OrderedDict and TorchScript modules are allowed)",
                        shown);
     }
     tf_value *v = new_value(c, P, K_GLOBAL);
@@ -574,7 +576,8 @@ static tf_value *rebuild_tensor(tf_ctx *c, tf_pickle *P, const tf_value *args)
 static int call(tf_ctx *c, tf_pickle *P, const tf_value *f, const tf_value *args, tf_value **out)
 {
     if (f->kind != K_GLOBAL) return pk_fail(c, P, "REDUCE calls %s, not a global", tf_kind_names[f->kind]);
-    if (args->kind != K_TUPLE) return pk_fail(c, P, "REDUCE's arguments are %s, not a tuple", tf_kind_names[args->kind]);
+    if (args->kind != K_TUPLE)
+        return pk_fail(c, P, "REDUCE's arguments are %s, not a tuple", tf_kind_names[args->kind]);
     tf_value *const *a = args->u.seq.v;
     uint32_t n = args->u.seq.n;
     switch (f->u.g.func) {
@@ -681,7 +684,8 @@ static int unpickle(tf_ctx *c, tf_pickle *P, tf_value **out)
         switch (code) {
         case 0x80: /* PROTO */
             SS_TRY(need(c, P, 1));
-            if (arg[0] < 2 || arg[0] > 5) return pk_fail(c, P, "pickle protocol %d is not supported (2 to 5 are)", arg[0]);
+            if (arg[0] < 2 || arg[0] > 5)
+                return pk_fail(c, P, "pickle protocol %d is not supported (2 to 5 are)", arg[0]);
             P->pos++;
             break;
         case 0x95: /* FRAME: a length hint; the data follows in line */
@@ -701,7 +705,8 @@ static int unpickle(tf_ctx *c, tf_pickle *P, tf_value **out)
         }
         case 0x93: /* STACK_GLOBAL */
             if (!(w = pop(c, P)) || !(v = pop(c, P))) return ss_last_status();
-            if (v->kind != K_STR || w->kind != K_STR) return pk_fail(c, P, "STACK_GLOBAL's module or name is not a string");
+            if (v->kind != K_STR || w->kind != K_STR)
+                return pk_fail(c, P, "STACK_GLOBAL's module or name is not a string");
             SS_TRY(resolve_global(c, P, v->u.s.p, v->u.s.n, w->u.s.p, w->u.s.n));
             break;
         case 'q': /* BINPUT */
@@ -1054,7 +1059,7 @@ static int name_tensors(tf_ctx *c, const tf_value *root)
     c->name[0] = '\0';
     SS_TRY(walk(c, root, 0, 0));
     ss_torchfile *tf = c->tf;
-    qsort(tf->tensors, (size_t)tf->ntensors, sizeof *tf->tensors, tensor_cmp);
+    if (tf->ntensors > 1) qsort(tf->tensors, (size_t)tf->ntensors, sizeof *tf->tensors, tensor_cmp);
     for (int i = 1; i < tf->ntensors; i++)
         if (strcmp(tf->tensors[i - 1].name, tf->tensors[i].name) == 0)
             return ctx_fail(c, SS_ERR_FORMAT, "two tensors are named \"%.200s\"", tf->tensors[i].name);
@@ -1413,8 +1418,9 @@ static int zip_open(tf_ctx *c)
 
 /* ------------------------------------------------------------ legacy */
 
-/* The five pickles at the start of buf; *end is where the storages' data begins. */
-static int legacy_pickles(tf_ctx *c, const unsigned char *buf, size_t len, size_t *end, int *more)
+/* The five pickles at the start of buf, then where each storage's data lies after them.
+ * *more: the pickles ran past the end of buf (a longer buf might parse). */
+static int legacy_pickles(tf_ctx *c, const unsigned char *buf, size_t len, int *more)
 {
     static const char *const what[5] = {"the magic number pickle", "the protocol version pickle",
                                         "the system information pickle", "the object pickle",
@@ -1434,15 +1440,14 @@ static int legacy_pickles(tf_ctx *c, const unsigned char *buf, size_t len, size_
         if (rc < 0) break;
         if (k == 0 && !(res[0]->kind == K_BIGINT && res[0]->u.s.n == sizeof tf_magic &&
                         memcmp(res[0]->u.s.p, tf_magic, sizeof tf_magic) == 0))
-            rc = ctx_fail(c, SS_ERR_FORMAT, "not a PyTorch checkpoint: neither a zip file nor the legacy format's magic "
-                          "number");
+            rc = ctx_fail(c, SS_ERR_FORMAT,
+                          "not a PyTorch checkpoint: neither a zip file nor the legacy format's magic number");
         else if (k == 1 && !(res[1]->kind == K_INT && res[1]->u.i == 1001))
             rc = ctx_fail(c, SS_ERR_FORMAT, "legacy format protocol version is not 1001");
         else if (k == 2 && res[2]->kind != K_DICT)
             rc = ctx_fail(c, SS_ERR_FORMAT, "legacy format: the system information is not a dict");
     }
     if (rc < 0) return rc;
-    *end = pos;
     const tf_value *keys = res[4];
     if (keys->kind != K_LIST) return ctx_fail(c, SS_ERR_FORMAT, "legacy format: the storage keys are not a list");
     SS_TRY(name_tensors(c, res[3]));
@@ -1465,8 +1470,9 @@ static int legacy_pickles(tf_ctx *c, const unsigned char *buf, size_t len, size_
         SS_TRY(read_at(c, n8, 8, at, "a storage's element count"));
         uint64_t numel = le_uint(n8, 8), bytes;
         if (numel != s->numel)
-            return ctx_fail(c, SS_ERR_FORMAT, "legacy format: storage '%.64s' has %llu elements in the data but %llu in "
-                            "the pickle", key, (unsigned long long)numel, (unsigned long long)s->numel);
+            return ctx_fail(c, SS_ERR_FORMAT,
+                            "legacy format: storage '%.64s' has %llu elements in the data but %llu in the pickle", key,
+                            (unsigned long long)numel, (unsigned long long)s->numel);
         if (__builtin_mul_overflow(numel, (uint64_t)tf_dtypes[s->dtype].size, &bytes) || at + 8 > tf->size ||
             bytes > tf->size - at - 8)
             return ctx_fail(c, SS_ERR_FORMAT, "truncated: storage '%.64s' needs %llu bytes at offset %llu but the file "
@@ -1505,8 +1511,7 @@ static int legacy_open(tf_ctx *c)
         unsigned char *buf = malloc(len + 1);
         if (!buf) return ctx_fail(c, SS_ERR_NOMEM, "out of memory reading the pickles");
         int rc = read_at(c, buf, len, 0, "the pickles"), more = 0;
-        size_t end = 0;
-        if (rc == SS_OK) rc = legacy_pickles(c, buf, len, &end, &more);
+        if (rc == SS_OK) rc = legacy_pickles(c, buf, len, &more);
         free(buf);
         if (rc == SS_OK || !more || len >= cap) return rc;
         /* Start again on a longer prefix. */
@@ -1622,7 +1627,8 @@ static const tf_tensor *find_tensor(const ss_torchfile *tf, const char *name, co
     if (check_handle(tf, op) < 0) return NULL;
     if (!name) return SS_FAIL_NULL(SS_ERR_ARG, "%s: %s: tensor name is NULL", op, tf->path);
     tf_tensor key = {.name = (char *)name};
-    const tf_tensor *t = bsearch(&key, tf->tensors, (size_t)tf->ntensors, sizeof key, tensor_cmp);
+    const tf_tensor *t =
+        tf->ntensors ? bsearch(&key, tf->tensors, (size_t)tf->ntensors, sizeof key, tensor_cmp) : NULL;
     if (!t) return SS_FAIL_NULL(SS_ERR_ARG, "%s: %s: no tensor named \"%.200s\" (the file has %d)", op, tf->path,
                                 name, tf->ntensors);
     return t;
@@ -1685,7 +1691,8 @@ ss_tensor *ss_torchfile_load(const ss_torchfile *tf, const char *name)
     tf_ctx c = {.tf = (ss_torchfile *)tf, .op = op};
     int rc = buf ? SS_OK : SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory reading \"%.200s\"", op, tf->path, t->name);
     if (rc == SS_OK)
-        rc = s->entry ? zip_read(&c, s->entry, first, span, buf) : read_at(&c, buf, (size_t)span, s->at + first, t->name);
+        rc = s->entry ? zip_read(&c, s->entry, first, span, buf)
+                      : read_at(&c, buf, (size_t)span, s->at + first, t->name);
     if (rc == SS_OK && !direct) {
         if (tf->big_endian) ss_io_swap_bytes(buf, span / (uint64_t)dt->size, dt->size);
         if (contiguous(t)) ss_io_to_float(out->data, buf, t->numel, dt->io);
