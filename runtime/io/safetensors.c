@@ -947,9 +947,10 @@ static int fault_hook(const char *op, const char *var, uint64_t *at)
 static int out_write(st_out *o, const void *buf, size_t n, uint64_t off)
 {
     size_t len = n;
-    int fault = 0;
-    if (o->kill && o->kill_at - o->written < len && o->kill_at >= o->written) len = (size_t)(o->kill_at - o->written), fault = 1;
-    if (o->nospc && o->nospc_at - o->written < len && o->nospc_at >= o->written)
+    int fault = 0; /* 1: SIGKILL after len bytes, 2: ENOSPC after len bytes */
+    if (o->kill && o->kill_at >= o->written && o->kill_at - o->written < len)
+        len = (size_t)(o->kill_at - o->written), fault = 1;
+    if (o->nospc && o->nospc_at >= o->written && o->nospc_at - o->written < len)
         len = (size_t)(o->nospc_at - o->written), fault = 2;
     for (size_t done = 0; done < len;) {
         ssize_t w = pwrite(o->fd, (const char *)buf + done, len - done, (off_t)(off + done));
