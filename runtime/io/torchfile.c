@@ -1132,31 +1132,45 @@ static int zip64_extra(const tf_ctx *c, tf_entry *e, const unsigned char *x, siz
     return SS_OK;
 }
 
+/* The end-of-central-directory record: its 22 bytes into eo, its offset into *at. It is
+ * the last one in the file's final 64 KiB + 22 bytes whose comment ends inside the file. */
+static int zip_end_record(const tf_ctx *c, unsigned char eo[22], uint64_t *at)
+{
+    const ss_torchfile *tf = c->tf;
+    if (tf->size < 22) return ctx_fail(c, SS_ERR_FORMAT, "truncated zip: %llu bytes", (unsigned long long)tf->size);
+    size_t n = tf->size < 22 + 65535 ? (size_t)tf->size : 22 + 65535;
+    uint64_t base = tf->size - n;
+    unsigned char *tail = malloc(n);
+    if (!tail) return ctx_fail(c, SS_ERR_NOMEM, "out of memory for the zip's end record");
+    int rc = read_at(c, tail, n, base, "the zip's end record");
+    ssize_t found = -1;
+    for (ssize_t i = (ssize_t)n - 22; rc == SS_OK && i >= 0; i--)
+        if (zip_u32(tail + i) == 0x06054b50u && (size_t)i + 22 + zip_u16(tail + i + 20) <= n) {
+            found = i;
+            break;
+        }
+    if (found >= 0) {
+        memcpy(eo, tail + found, 22);
+        *at = base + (uint64_t)found;
+    } else if (rc == SS_OK) {
+        rc = ctx_fail(c, SS_ERR_FORMAT,
+                      "truncated or corrupt zip: no end-of-central-directory record (the file was cut short?)");
+    }
+    free(tail);
+    return rc;
+}
+
 /* Finds the end-of-central-directory record (and the zip64 one) and reads the central directory. */
 static int zip_directory(tf_ctx *c)
 {
     ss_torchfile *tf = c->tf;
-    unsigned char tail[22 + 65535];
-    if (tf->size < 22) return ctx_fail(c, SS_ERR_FORMAT, "truncated zip: %llu bytes", (unsigned long long)tf->size);
-    size_t n = tf->size < sizeof tail ? (size_t)tf->size : sizeof tail;
-    uint64_t base = tf->size - n;
-    SS_TRY(read_at(c, tail, n, base, "the zip's end record"));
-    ssize_t at = -1;
-    for (ssize_t i = (ssize_t)n - 22; i >= 0; i--)
-        if (zip_u32(tail + i) == 0x06054b50u && (size_t)i + 22 + zip_u16(tail + i + 20) <= n) {
-            at = i;
-            break;
-        }
-    if (at < 0)
-        return ctx_fail(c, SS_ERR_FORMAT,
-                        "truncated or corrupt zip: no end-of-central-directory record (the file was cut short?)");
-    const unsigned char *eo = tail + at;
-    uint64_t eocd = base + (uint64_t)at, count = zip_u16(eo + 10), cd_size = zip_u32(eo + 12),
-             cd_off = zip_u32(eo + 16), cd_end = eocd;
-    if (zip_u16(eo + 4) || zip_u16(eo + 6)) {
-        if (zip_u16(eo + 4) != 0xFFFF)
-            return ctx_fail(c, SS_ERR_FORMAT, "multi-disk zip archives are not supported");
-    }
+    unsigned char eo[22];
+    uint64_t eocd = 0;
+    SS_TRY(zip_end_record(c, eo, &eocd));
+    uint64_t count = zip_u16(eo + 10), cd_size = zip_u32(eo + 12), cd_off = zip_u32(eo + 16), cd_end = eocd;
+    /* The disk number: 0, or 0xFFFF when the zip64 record holds it. */
+    if (zip_u16(eo + 4) != 0 && zip_u16(eo + 4) != 0xFFFF)
+        return ctx_fail(c, SS_ERR_FORMAT, "multi-disk zip archives are not supported");
     if (count == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_off == 0xFFFFFFFFu) {
         unsigned char loc[20], rec[56];
         if (eocd < 20) return ctx_fail(c, SS_ERR_FORMAT, "corrupt zip: no zip64 locator before the end record");
