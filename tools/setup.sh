@@ -12,6 +12,11 @@ packages=(build-essential cmake pkg-config luajit libluajit-5.1-dev libfftw3-dev
 if [ "${SS_SETUP_PEERS:-0}" = 1 ]; then
   packages+=(python3-numpy python3-scipy python3-torch python3-pil)
 fi
+# Extra packages for `make fuzz`: clang with libFuzzer and the sanitizer runtimes, and
+# LLVM's OpenMP (clang's -fopenmp).
+if [ "${SS_SETUP_FUZZ:-0}" = 1 ]; then
+  packages+=(clang libclang-rt-14-dev libomp-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

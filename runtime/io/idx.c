@@ -3,10 +3,15 @@
  * IDX: a 4-byte magic 00 00 <type> <ndims>, ndims big-endian uint32 sizes, then
  * the values in row-major order. Only unsigned bytes (type 0x08) in 1-D (labels)
  * or 3-D (images) are read, as in every MNIST-format set. zlib's gz* functions
- * read gzip and raw files alike; the data is inflated in large chunks and each
- * chunk converted through a 256-entry table, which keeps the 47 MB train set
- * well under a second. */
-#include "core/internal.h"
+ * read gzip and raw files alike; bytes are converted through a 256-entry table,
+ * which keeps the 47 MB train set well under a second.
+ *
+ * The header's sizes are never trusted for an allocation: a raw file's size is
+ * compared with them first; a gzip file must be able to inflate to that much
+ * (SS_DEFLATE_MAX_RATIO bytes per compressed byte), and its data is inflated into
+ * a buffer that grows as bytes arrive, the tensor allocated only once they all have.
+ * Files with more than SS_LIMIT_IDX_VALUES values are refused. */
+#include "io/io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -128,32 +133,66 @@ static int idx_truncated(const char *path, int64_t expected, int64_t got)
                    (long long)expected, (long long)got);
 }
 
-/* Reads count bytes into t as bytes * scale; trailing bytes are ignored. */
-static int idx_data(gzFile gz, const char *path, ss_tensor *t, int64_t count, float scale)
+/* out[i] = bytes[i] * scale through a 256-entry table. */
+static void bytes_to_floats(float *out, const unsigned char *bytes, int64_t n, float scale)
 {
-    unsigned char *chunk = malloc(IDX_CHUNK);
-    if (!chunk) return SS_FAIL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory for a read buffer", path);
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = (float)v * scale;
+    for (int64_t i = 0; i < n; i++) out[i] = lut[bytes[i]];
+}
+
+/* A raw regular file, whose size was checked: count bytes read in chunks straight into t. */
+static int idx_data_raw(gzFile gz, const char *path, ss_tensor *t, int64_t count, float scale)
+{
+    unsigned char *chunk = malloc(count < (int64_t)IDX_CHUNK ? (size_t)count : IDX_CHUNK);
+    if (!chunk) return SS_FAIL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory for a read buffer", path);
     int rc = SS_OK;
-    int64_t done = 0;
-    float *out = t->data;
-    while (done < count) {
+    for (int64_t done = 0; done < count && rc == SS_OK;) {
         int64_t want = count - done > (int64_t)IDX_CHUNK ? (int64_t)IDX_CHUNK : count - done;
         int64_t got = gz_read_full(gz, path, chunk, want);
-        if (got < 0) {
-            rc = (int)got;
-            break;
-        }
-        for (int64_t i = 0; i < got; i++) out[done + i] = lut[chunk[i]];
-        done += got;
-        if (got < want) {
-            rc = idx_truncated(path, count, done);
-            break;
+        if (got < 0) rc = (int)got;
+        else {
+            bytes_to_floats(t->data + done, chunk, got, scale);
+            done += got;
+            if (got < want) rc = idx_truncated(path, count, done);
         }
     }
     free(chunk);
     return rc;
+}
+
+/* A gzip file (or a raw one of unknown size, a pipe): count bytes read into a buffer
+ * that doubles as data arrives (*bytes, to free), so a stream that ends early is
+ * reported before anything large is allocated. */
+static int idx_data_grow(gzFile gz, const char *path, unsigned char **bytes, int64_t count)
+{
+    int64_t cap = count < (int64_t)IDX_CHUNK ? count : (int64_t)IDX_CHUNK, done = 0;
+    unsigned char *buf = malloc((size_t)cap);
+    while (buf) {
+        int64_t got = gz_read_full(gz, path, buf + done, cap - done);
+        if (got < 0) break;
+        done += got;
+        if (done < cap) {
+            idx_truncated(path, count, done);
+            break;
+        }
+        if (done == count) {
+            *bytes = buf;
+            return SS_OK;
+        }
+        int64_t grown = cap > count / 2 ? count : 2 * cap;
+        unsigned char *bigger = realloc(buf, (size_t)grown);
+        if (!bigger) {
+            SS_FAIL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory after %lld of %lld bytes", path, (long long)done,
+                    (long long)count);
+            break;
+        }
+        buf = bigger;
+        cap = grown;
+    }
+    if (!buf) SS_FAIL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory for a read buffer", path);
+    free(buf);
+    return ss_last_status();
 }
 
 ss_tensor *ss_idx_load(const char *path, float scale)
@@ -161,27 +200,47 @@ ss_tensor *ss_idx_load(const char *path, float scale)
     if (!path) return SS_FAIL_NULL(SS_ERR_ARG, "ss_idx_load: path is NULL");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return SS_FAIL_NULL(SS_ERR_IO, "ss_idx_load: %s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    const int64_t size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
     gzFile gz = gzdopen(fd, "rb");
     if (!gz) {
         close(fd);
         return SS_FAIL_NULL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory opening the file", path);
     }
-    gzbuffer(gz, 1u << 20); /* fewer, larger reads than zlib's 8 KiB default */
+    /* Fewer, larger reads than zlib's 8 KiB default, but no more buffer than the file. */
+    gzbuffer(gz, size >= 0 && size < (1 << 20) ? (size < 8192 ? 8192 : (unsigned)size) : 1u << 20);
     int64_t shape[4], count = 0, header_bytes = 0;
     int ndim = 0;
     ss_tensor *t = NULL;
-    struct stat st;
+    unsigned char *bytes = NULL;
     int rc = idx_header(gz, path, shape, &ndim, &count, &header_bytes);
-    /* A raw file's size is known: report a short one before allocating for it. */
-    if (rc == SS_OK && gzdirect(gz) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        st.st_size - header_bytes < count)
-        rc = idx_truncated(path, count, st.st_size - header_bytes);
+    const int raw = rc == SS_OK && gzdirect(gz);
+    /* What the file can hold: its data bytes if raw, what they can inflate to if gzip. */
+    if (rc == SS_OK && raw && size >= 0 && size - header_bytes < count)
+        rc = idx_truncated(path, count, size - header_bytes);
+    else if (rc == SS_OK && !raw && size >= 0 && count / SS_DEFLATE_MAX_RATIO > size)
+        rc = SS_FAIL(SS_ERR_FORMAT,
+                     "ss_idx_load: %s: truncated: the header promises %lld bytes of data, more than a %lld-byte gzip "
+                     "file can inflate to",
+                     path, (long long)count, (long long)size);
+    if (rc == SS_OK && count > ss_get_limit(SS_LIMIT_IDX_VALUES))
+        rc = SS_FAIL(SS_ERR_NOMEM,
+                     "ss_idx_load: %s: %lld values exceed the limit of %lld (SS_LIMIT_IDX_VALUES; raise it with "
+                     "ss_set_limit(SS_LIMIT_IDX_VALUES, n) in C or ss.set_limit(\"idx_values\", n) in Lua)",
+                     path, (long long)count, (long long)ss_get_limit(SS_LIMIT_IDX_VALUES));
+    const int grow = !raw || size < 0;
+    if (rc == SS_OK && grow) rc = idx_data_grow(gz, path, &bytes, count);
     if (rc == SS_OK && !(t = ss_tensor_empty(ndim, shape, SS_CPU)))
         rc = SS_FAIL(SS_ERR_NOMEM, "ss_idx_load: %s: out of memory for %lld values", path, (long long)count);
-    if (rc == SS_OK && idx_data(gz, path, t, count, scale) < 0) {
+    if (rc == SS_OK) {
+        if (grow) bytes_to_floats(t->data, bytes, count, scale);
+        else rc = idx_data_raw(gz, path, t, count, scale);
+    }
+    if (rc < 0) {
         ss_tensor_free(t);
         t = NULL;
     }
+    free(bytes);
     gzclose(gz); /* closes fd too */
     return t;
 }

@@ -10,8 +10,13 @@
  * an 8-bit value v reads as v/255 and a 16-bit one as v/65535. Saving rounds as
  * torchvision's save_image does (scale by 255, add 0.5, truncate) and writes a
  * temporary file that is renamed over the target, so readers never see half a
- * file and a failed save leaves an existing file untouched. */
-#include "core/internal.h"
+ * file and a failed save leaves an existing file untouched.
+ *
+ * Before the pixel buffer is allocated, the header's size is checked against
+ * SS_LIMIT_IMAGE_PIXELS and against what the file can hold: its pixel data, at
+ * SS_DEFLATE_MAX_RATIO bytes per compressed byte, must fit in the file's size, so a
+ * tiny file claiming a huge image fails as truncated without allocating for it. */
+#include "io/io.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* PNG's own size limit (2^31 - 1) for each of width and height. */
@@ -83,6 +89,7 @@ typedef struct png_load {
     uint32_t width, height;
     int channels, depth; /* after the transforms: 1..4 channels, 8 or 16 bits */
     size_t rowbytes;
+    uint64_t file_bits; /* bits per row as stored in the file, before the transforms */
 } png_load;
 
 /* Reads the header and sets up the transforms: palette -> RGB, low bit depths
@@ -93,6 +100,8 @@ static int load_header(png_load *ld)
     png_set_read_fn(ld->png, &ld->io, read_bytes);
     png_set_sig_bytes(ld->png, 8);
     png_read_info(ld->png, ld->info);
+    ld->file_bits = (uint64_t)png_get_image_width(ld->png, ld->info) * png_get_channels(ld->png, ld->info) *
+                    png_get_bit_depth(ld->png, ld->info);
     int type = png_get_color_type(ld->png, ld->info);
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(ld->png);
     if (type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(ld->png, ld->info) < 8)
@@ -200,6 +209,26 @@ ss_tensor *ss_image_load(const char *path)
         ld.rowbytes < (size_t)ld.width * (size_t)ld.channels * (size_t)(ld.depth / 8)) {
         SS_FAIL(SS_ERR_FORMAT, "ss_image_load: %s: unsupported PNG layout (%d channels of %d bits)", path,
                 ld.channels, ld.depth);
+        goto done;
+    }
+    const uint64_t pixels = (uint64_t)ld.width * ld.height;
+    const int64_t limit = ss_get_limit(SS_LIMIT_IMAGE_PIXELS);
+    if (pixels > (uint64_t)limit) {
+        SS_FAIL(SS_ERR_NOMEM,
+                "ss_image_load: %s: %u x %u = %llu pixels exceed the limit of %lld (SS_LIMIT_IMAGE_PIXELS; raise it "
+                "with ss_set_limit(SS_LIMIT_IMAGE_PIXELS, n) in C or ss.set_limit(\"image_pixels\", n) in Lua)",
+                path, ld.width, ld.height, (unsigned long long)pixels, (long long)limit);
+        goto done;
+    }
+    /* The stored rows (a filter byte each) must be something the file can inflate to. */
+    struct stat sb;
+    const uint64_t stored = ((ld.file_bits + 7) / 8 + 1) * ld.height;
+    if (fstat(fileno(ld.io.fp), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        stored / SS_DEFLATE_MAX_RATIO > (uint64_t)sb.st_size) {
+        SS_FAIL(SS_ERR_FORMAT,
+                "ss_image_load: %s: truncated or corrupt PNG: %u x %u pixels need %llu bytes of image data, more than "
+                "a %lld-byte file can inflate to",
+                path, ld.width, ld.height, (unsigned long long)stored, (long long)sb.st_size);
         goto done;
     }
     if (ld.height > 0 && ld.rowbytes > SIZE_MAX / ld.height) {

@@ -17,25 +17,30 @@
  *
  * Writing goes to "<path>.tmp.<pid>", fsyncs it and renames it over the path
  * (then fsyncs the directory, best effort): a crash or SIGKILL leaves the old
- * file or the whole new one. A killed writer's temporary file stays behind; the
- * next save from the same pid replaces it. Two threads of one process must not
- * write the same path at once (they would share the temporary file). */
-#include "core/internal.h"
+ * file or the whole new one. A killed writer's temporary file stays behind until
+ * the next write of the same path removes it (its pid no longer exists). Two
+ * threads of one process must not write the same path at once (they would share
+ * the temporary file).
+ *
+ * Corruption. Each tensor's CRC-32C goes into __metadata__ as "ss.crc32c.<name>"
+ * (fixed-width hex, so the header is written with zeros first and rewritten in
+ * place once the data has gone out: one pass over the data). Loading checks the
+ * bytes against it, then refuses NaN and infinities unless the handle allows them.
+ * Files without checksums (older ones, other writers) load unchecked. */
+#include "io/io.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "safetensors.c reads and writes little-endian data in place; add byte swapping for this host"
-#endif
 
 /* The reference implementation refuses headers above 100 MB. */
 #define ST_MAX_HEADER 100000000ULL
@@ -43,6 +48,9 @@
 #define ST_MAX_INT 9007199254740992.0 /* 2^53 */
 /* Conversion chunk for F16/BF16/F64 and host copies. */
 #define ST_CHUNK (1u << 20)
+/* Metadata keys holding checksums: the prefix, then the tensor's name. */
+#define ST_CRC_PREFIX "ss.crc32c."
+#define ST_CRC_PREFIX_LEN 10
 
 typedef struct st_entry {
     const char *name;  /* points into the cJSON tree */
@@ -51,6 +59,8 @@ typedef struct st_entry {
     int ndim;
     int64_t shape[SS_SAFETENSORS_MAX_DIMS];
     uint64_t numel, begin, end; /* offsets relative to the data buffer */
+    int has_crc;
+    uint32_t crc;
 } st_entry;
 
 struct ss_safetensors {
@@ -61,8 +71,12 @@ struct ss_safetensors {
     int count, nmeta;
     st_entry *entries;      /* by data offset */
     st_entry **by_name;     /* sorted by name, for find */
-    const char **meta_keys; /* file order */
+    const char **meta_keys; /* file order, checksums left out */
     const char **meta_values;
+    int ncrc; /* checksum entries, until resolved to their tensors */
+    const char **crc_names;
+    const char **crc_values;
+    int allow_nonfinite;
 };
 
 static const struct {
@@ -81,9 +95,11 @@ static int dtype_size(const char *name)
     return 0;
 }
 
-static int dtype_loadable(const char *name)
+/* The SS_IO_* type of a dtype that loads as float32, or -1. */
+static int dtype_io(const char *name)
 {
-    return !strcmp(name, "F32") || !strcmp(name, "F16") || !strcmp(name, "BF16") || !strcmp(name, "F64");
+    return !strcmp(name, "F32") ? SS_IO_F32 : !strcmp(name, "F16") ? SS_IO_F16 : !strcmp(name, "BF16") ? SS_IO_BF16
+           : !strcmp(name, "F64") ? SS_IO_F64 : -1;
 }
 
 /* 1 when s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or values
@@ -135,37 +151,6 @@ static uint64_t le64(const unsigned char *p)
     return v;
 }
 
-/* Reads n bytes at off; returns the count read (short only at end of file) or
- * -1 with errno set. */
-static int64_t pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break;
-        got += (size_t)r;
-    }
-    return (int64_t)got;
-}
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, (const char *)buf + done, n - done);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    return 0;
-}
-
 static const char *json_kind(const cJSON *v)
 {
     if (cJSON_IsObject(v)) return "an object";
@@ -208,6 +193,8 @@ void ss_safetensors_close(ss_safetensors *st)
     free(st->by_name);
     free(st->meta_keys);
     free(st->meta_values);
+    free(st->crc_names);
+    free(st->crc_values);
     free(st->path);
     free(st);
 }
@@ -282,6 +269,8 @@ static int parse_entry(st_entry *e, const cJSON *v, const char *op, const char *
     return SS_OK;
 }
 
+static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 static int parse_metadata(ss_safetensors *st, const cJSON *v, const char *op, const char *path)
 {
     if (cJSON_IsNull(v)) return SS_OK;
@@ -291,21 +280,37 @@ static int parse_metadata(ss_safetensors *st, const cJSON *v, const char *op, co
     int n = cJSON_GetArraySize(v);
     st->meta_keys = calloc((size_t)n + 1, sizeof *st->meta_keys);
     st->meta_values = calloc((size_t)n + 1, sizeof *st->meta_values);
-    if (!st->meta_keys || !st->meta_values) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    st->crc_names = calloc((size_t)n + 1, sizeof *st->crc_names);
+    st->crc_values = calloc((size_t)n + 1, sizeof *st->crc_values);
+    if (!st->meta_keys || !st->meta_values || !st->crc_names || !st->crc_values)
+        return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
     const cJSON *m;
     cJSON_ArrayForEach(m, v)
     {
         if (!cJSON_IsString(m))
             return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: metadata \"%.200s\" is %s, not a string", op, path,
                            m->string, json_kind(m));
-        for (int k = 0; k < st->nmeta; k++)
-            if (strcmp(st->meta_keys[k], m->string) == 0)
-                return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: metadata key \"%.200s\" appears twice", op,
-                               path, m->string);
+        if (strncmp(m->string, ST_CRC_PREFIX, ST_CRC_PREFIX_LEN) == 0) {
+            st->crc_names[st->ncrc] = m->string + ST_CRC_PREFIX_LEN;
+            st->crc_values[st->ncrc++] = m->valuestring;
+            continue;
+        }
         st->meta_keys[st->nmeta] = m->string;
         st->meta_values[st->nmeta++] = m->valuestring;
     }
-    return SS_OK;
+    /* cJSON keeps duplicate keys: sort them all and compare neighbours. */
+    const char **keys = malloc(sizeof *keys * ((size_t)n + 1));
+    if (!keys) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    int k = 0;
+    cJSON_ArrayForEach(m, v) keys[k++] = m->string;
+    qsort(keys, (size_t)k, sizeof *keys, str_cmp);
+    int rc = SS_OK;
+    for (int i = 1; i < k && rc == SS_OK; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: metadata key \"%.200s\" appears twice", op, path,
+                         keys[i]);
+    free(keys);
+    return rc;
 }
 
 static int by_offset(const void *a, const void *b)
@@ -357,6 +362,41 @@ static int check_layout(const ss_safetensors *st, const char *op, const char *pa
     return SS_OK;
 }
 
+/* A checksum's text: exactly 8 hex digits. */
+static int parse_crc(const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        char ch = s[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        if (d < 0) return 0;
+        v = v << 4 | (uint32_t)d;
+    }
+    *out = v;
+    return s[8] == '\0';
+}
+
+static int by_name(const void *a, const void *b);
+
+/* Attaches each "ss.crc32c.<name>" entry to tensor <name>. */
+static int resolve_checksums(ss_safetensors *st, const char *op, const char *path)
+{
+    for (int i = 0; i < st->ncrc; i++) {
+        st_entry key = {.name = st->crc_names[i]};
+        const st_entry *pkey = &key;
+        st_entry **hit = bsearch(&pkey, st->by_name, (size_t)st->count, sizeof *st->by_name, by_name);
+        if (!hit)
+            return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: a checksum for \"%.200s\", which is no tensor", op,
+                           path, st->crc_names[i]);
+        if (!parse_crc(st->crc_values[i], &(*hit)->crc))
+            return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: the checksum of \"%.200s\" is \"%.40s\", not 8 hex "
+                           "digits", op, path, st->crc_names[i], st->crc_values[i]);
+        (*hit)->has_crc = 1;
+    }
+    return SS_OK;
+}
+
 /* Reads, parses and validates the header of an open file. */
 static int parse_file(ss_safetensors *st, const char *op, const char *path)
 {
@@ -365,7 +405,7 @@ static int parse_file(ss_safetensors *st, const char *op, const char *path)
     if (!S_ISREG(sb.st_mode)) return SS_FAIL(SS_ERR_IO, "%s: %s: not a regular file", op, path);
     const uint64_t size = (uint64_t)sb.st_size;
     unsigned char head[8];
-    int64_t got = pread_full(st->fd, head, 8, 0);
+    int64_t got = ss_io_pread_full(st->fd, head, 8, 0);
     if (got < 0) return SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, path, strerror(errno));
     if (got < 8)
         return SS_FAIL(SS_ERR_FORMAT,
@@ -389,7 +429,7 @@ static int parse_file(ss_safetensors *st, const char *op, const char *path)
     char *text = malloc((size_t)n + 1);
     if (!text) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory for a %llu-byte header", op, path,
                               (unsigned long long)n);
-    got = pread_full(st->fd, text, (size_t)n, 8);
+    got = ss_io_pread_full(st->fd, text, (size_t)n, 8);
     if (got < 0 || (uint64_t)got < n) {
         int e = errno;
         free(text);
@@ -452,6 +492,7 @@ static int parse_file(ss_safetensors *st, const char *op, const char *path)
         if (strcmp(st->by_name[i - 1]->name, st->by_name[i]->name) == 0)
             return SS_FAIL(SS_ERR_FORMAT, "%s: %s: corrupt header: tensor \"%.200s\" appears twice", op, path,
                            st->by_name[i]->name);
+    SS_TRY(resolve_checksums(st, op, path));
     return check_layout(st, op, path);
 }
 
@@ -539,50 +580,11 @@ int ss_safetensors_find(const ss_safetensors *st, const char *name)
     return e ? (int)(e - st->entries) : ss_last_status();
 }
 
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
-    float f;
-    if (exp == 0x1f) bits = sign | 0x7f800000u | man << 13; /* inf, NaN (payload kept) */
-    else if (exp) bits = sign | (exp + 112) << 23 | man << 13;
-    else {
-        f = (float)man * 0x1p-24f; /* zero or subnormal: exact */
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static void convert(float *dst, const unsigned char *src, uint64_t n, const char *dtype)
-{
-    if (!strcmp(dtype, "F16")) {
-        for (uint64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = half_to_float(h);
-        }
-    } else if (!strcmp(dtype, "BF16")) {
-        for (uint64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&dst[i], &bits, 4);
-        }
-    } else { /* F64 */
-        for (uint64_t i = 0; i < n; i++) {
-            double d;
-            memcpy(&d, src + 8 * i, 8);
-            dst[i] = (float)d;
-        }
-    }
-}
-
 /* The shape a tensor of entry e gets, checking what float32 tensors can hold. */
 static int tensor_shape(int64_t shape[4], int *ndim, const ss_safetensors *st, const st_entry *e, const char *op)
 {
     char sbuf[256];
-    if (!dtype_loadable(e->dtype))
+    if (dtype_io(e->dtype) < 0)
         return SS_FAIL(SS_ERR_FORMAT,
                        "%s: %s: \"%.200s\" has dtype %s; only F32, F16, BF16 and F64 load as float32", op, st->path,
                        e->name, e->dtype);
@@ -598,38 +600,59 @@ static int tensor_shape(int64_t shape[4], int *ndim, const ss_safetensors *st, c
     return SS_OK;
 }
 
-/* Fills dst (host memory, e->numel floats) with entry e. */
+/* Fills dst (host memory, e->numel floats) with entry e: its checksum, when the file
+ * has one, must match the bytes read, and its values must be finite unless allowed. */
 static int read_entry(float *dst, const ss_safetensors *st, const st_entry *e, const char *op)
 {
     const uint64_t off = st->data_start + e->begin;
-    if (!strcmp(e->dtype, "F32")) {
+    const int io = dtype_io(e->dtype);
+    uint32_t crc = 0;
+    int rc = SS_OK;
+    if (io == SS_IO_F32) {
         uint64_t done = 0, total = e->numel * 4;
-        while (done < total) {
+        while (done < total && rc == SS_OK) {
             size_t want = total - done > (1u << 30) ? (1u << 30) : (size_t)(total - done);
-            int64_t got = pread_full(st->fd, (char *)dst + done, want, off + done);
-            if (got < 0) return SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, st->path, strerror(errno));
-            if ((size_t)got < want)
-                return SS_FAIL(SS_ERR_FORMAT, "%s: %s: truncated: the file ended inside \"%.200s\"", op, st->path,
-                               e->name);
+            int64_t got = ss_io_pread_full(st->fd, (char *)dst + done, want, off + done);
+            if (got < 0) rc = SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, st->path, strerror(errno));
+            else if ((size_t)got < want)
+                rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: truncated: the file ended inside \"%.200s\"", op, st->path,
+                             e->name);
+            else if (e->has_crc) crc = ss_crc32c(crc, (char *)dst + done, want);
             done += want;
         }
-        return SS_OK;
+    } else {
+        unsigned char *buf = malloc(ST_CHUNK);
+        if (!buf) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory for a read buffer", op, st->path);
+        const uint64_t per = ST_CHUNK / (unsigned)e->elem;
+        for (uint64_t i = 0; i < e->numel && rc == SS_OK; i += per) {
+            uint64_t k = e->numel - i < per ? e->numel - i : per;
+            size_t want = (size_t)(k * (unsigned)e->elem);
+            int64_t got = ss_io_pread_full(st->fd, buf, want, off + i * (unsigned)e->elem);
+            if (got < 0) rc = SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, st->path, strerror(errno));
+            else if ((size_t)got < want)
+                rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: truncated: the file ended inside \"%.200s\"", op, st->path,
+                             e->name);
+            else {
+                if (e->has_crc) crc = ss_crc32c(crc, buf, want);
+                ss_io_to_float(dst + i, buf, k, io);
+            }
+        }
+        free(buf);
     }
-    unsigned char *buf = malloc(ST_CHUNK);
-    if (!buf) return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory for a read buffer", op, st->path);
-    const uint64_t per = ST_CHUNK / (unsigned)e->elem;
-    int rc = SS_OK;
-    for (uint64_t i = 0; i < e->numel && rc == SS_OK; i += per) {
-        uint64_t k = e->numel - i < per ? e->numel - i : per;
-        size_t want = (size_t)(k * (unsigned)e->elem);
-        int64_t got = pread_full(st->fd, buf, want, off + i * (unsigned)e->elem);
-        if (got < 0) rc = SS_FAIL(SS_ERR_IO, "%s: %s: read error: %s", op, st->path, strerror(errno));
-        else if ((size_t)got < want)
-            rc = SS_FAIL(SS_ERR_FORMAT, "%s: %s: truncated: the file ended inside \"%.200s\"", op, st->path, e->name);
-        else convert(dst + i, buf, k, e->dtype);
-    }
-    free(buf);
-    return rc;
+    SS_TRY(rc);
+    if (e->has_crc && crc != e->crc)
+        return SS_FAIL(SS_ERR_FORMAT,
+                       "%s: %s: \"%.200s\" fails its checksum (CRC-32C %08x stored, %08x read): the file is corrupt",
+                       op, st->path, e->name, e->crc, crc);
+    if (!st->allow_nonfinite)
+        for (uint64_t i = 0; i < e->numel; i++)
+            if (!isfinite(dst[i]))
+                return SS_FAIL(SS_ERR_NUMERIC,
+                               "%s: %s: \"%.200s\" holds %s at flat index %llu (allow non-finite values to load it: "
+                               "ss_safetensors_allow_nonfinite, or {allow_nonfinite = true} in Lua)",
+                               op, st->path, e->name, isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "+inf" : "-inf",
+                               (unsigned long long)i);
+    return SS_OK;
 }
 
 ss_tensor *ss_safetensors_load(const ss_safetensors *st, const char *name)
@@ -696,6 +719,21 @@ const char *ss_safetensors_meta_key(const ss_safetensors *st, int i)
 const char *ss_safetensors_meta_value(const ss_safetensors *st, int i)
 {
     return meta_index_ok(st, i, "ss_safetensors_meta_value") < 0 ? NULL : st->meta_values[i];
+}
+
+int ss_safetensors_checksum_count(const ss_safetensors *st)
+{
+    SS_TRY(check_handle(st, "ss_safetensors_checksum_count"));
+    int n = 0;
+    for (int i = 0; i < st->count; i++) n += st->entries[i].has_crc;
+    return n;
+}
+
+int ss_safetensors_allow_nonfinite(ss_safetensors *st, int allow)
+{
+    SS_TRY(check_handle(st, "ss_safetensors_allow_nonfinite"));
+    st->allow_nonfinite = allow != 0;
+    return SS_OK;
 }
 
 const char *ss_safetensors_meta(const ss_safetensors *st, const char *key)
@@ -780,8 +818,6 @@ static int check_text(const char *op, const char *path, const char *what, int i,
     return SS_OK;
 }
 
-static int str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
 /* SS_ERR_ARG naming the first string of s[0..n) that appears twice. */
 static int check_unique(const char *op, const char *path, const char *what, const char *const *s, int n)
 {
@@ -822,18 +858,23 @@ static int check_write_args(const char *op, const char *path, const char *const 
     for (int i = 0; i < n_meta; i++) {
         SS_TRY(check_text(op, path, "metadata key", i, keys[i], 1));
         SS_TRY(check_text(op, path, "metadata value", i, values[i], 0));
+        if (strncmp(keys[i], ST_CRC_PREFIX, ST_CRC_PREFIX_LEN) == 0)
+            return SS_FAIL(SS_ERR_ARG, "%s: %s: metadata key %d (\"%.200s\") starts with \"" ST_CRC_PREFIX
+                           "\", which is reserved for the tensors' checksums", op, path, i, keys[i]);
     }
     return check_unique(op, path, "metadata key", keys, n_meta);
 }
 
-/* The header: compact JSON, __metadata__ first, then the entries in order,
- * padded with spaces to a multiple of 8. *data_bytes is the data buffer's size. */
+/* The header: compact JSON, __metadata__ first (the caller's pairs, then each
+ * tensor's checksum crcs[i]), then the entries in order, padded with spaces to a
+ * multiple of 8. *data_bytes is the data buffer's size. The checksums have a fixed
+ * width, so any crcs give a header of the same length. */
 static int build_header(st_buf *b, uint64_t *data_bytes, const char *op, const char *path,
-                        const char *const *names, const ss_tensor *const *tensors, int n,
+                        const char *const *names, const ss_tensor *const *tensors, const uint32_t *crcs, int n,
                         const char *const *keys, const char *const *values, int n_meta)
 {
     buf_str(b, "{");
-    if (n_meta > 0) {
+    if (n_meta > 0 || n > 0) {
         buf_str(b, "\"__metadata__\":{");
         for (int i = 0; i < n_meta; i++) {
             if (i) buf_str(b, ",");
@@ -841,12 +882,22 @@ static int build_header(st_buf *b, uint64_t *data_bytes, const char *op, const c
             buf_str(b, ":");
             buf_json_string(b, values[i]);
         }
+        for (int i = 0; i < n; i++) {
+            char hex[16];
+            if (i || n_meta) buf_str(b, ",");
+            buf_str(b, "\"" ST_CRC_PREFIX);
+            size_t at = b->n;
+            buf_json_string(b, names[i]);
+            if (!b->oom) memmove(b->p + at, b->p + at + 1, b->n - at), b->n--; /* the name's opening quote */
+            snprintf(hex, sizeof hex, ":\"%08x\"", crcs[i]);
+            buf_str(b, hex);
+        }
         buf_str(b, "}");
     }
     uint64_t at = 0;
     char num[96];
     for (int i = 0; i < n; i++) {
-        if (i || n_meta > 0) buf_str(b, ",");
+        if (i || n_meta > 0 || n > 0) buf_str(b, ",");
         buf_json_string(b, names[i]);
         buf_str(b, ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < tensors[i]->ndim; d++) {
@@ -869,24 +920,109 @@ static int build_header(st_buf *b, uint64_t *data_bytes, const char *op, const c
     return SS_OK;
 }
 
-/* Writes tensor t's values: straight from host memory, or through a bounded host buffer. */
-static int write_tensor(int fd, const ss_tensor *t)
+/* The temporary file being written, with the fault-injection test hooks. */
+typedef struct st_out {
+    int fd;
+    uint64_t written;        /* bytes handed to the file so far */
+    int kill, nospc;         /* hooks armed */
+    uint64_t kill_at, nospc_at;
+} st_out;
+
+/* A hook's byte count from the environment: 0 when unset, 1 when set (*at), or SS_ERR_ARG. */
+static int fault_hook(const char *op, const char *var, uint64_t *at)
+{
+    const char *v = getenv(var);
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || *v == '-')
+        return SS_FAIL(SS_ERR_ARG, "%s: the test hook %s=\"%.40s\" is not a byte count", op, var, v);
+    *at = n;
+    return 1;
+}
+
+/* Writes n bytes at offset off. The hooks cut the write short where they are set:
+ * SIGKILL (the process dies there, as a power cut or OOM kill would end it) or ENOSPC. */
+static int out_write(st_out *o, const void *buf, size_t n, uint64_t off)
+{
+    size_t len = n;
+    int fault = 0; /* 1: SIGKILL after len bytes, 2: ENOSPC after len bytes */
+    if (o->kill && o->kill_at >= o->written && o->kill_at - o->written < len)
+        len = (size_t)(o->kill_at - o->written), fault = 1;
+    if (o->nospc && o->nospc_at >= o->written && o->nospc_at - o->written < len)
+        len = (size_t)(o->nospc_at - o->written), fault = 2;
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(o->fd, (const char *)buf + done, len - done, (off_t)(off + done));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    o->written += len;
+    if (fault == 1) raise(SIGKILL);
+    if (fault == 2) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes tensor t's values at off and their CRC-32C into *crc: straight from host
+ * memory, or through a host copy. -1: the write failed (errno); -2: the copy did. */
+static int write_tensor(st_out *o, const ss_tensor *t, uint64_t off, uint32_t *crc)
 {
     const uint64_t n = (uint64_t)ss_tensor_numel(t);
-    if (t->device == SS_CPU) {
-        const char *p = (const char *)t->data;
-        for (uint64_t done = 0, total = n * 4; done < total;) {
-            size_t want = total - done > (1u << 30) ? (1u << 30) : (size_t)(total - done);
-            if (write_full(fd, p + done, want) < 0) return -1;
-            done += want;
+    float *host = NULL;
+    const char *p = (const char *)t->data;
+    if (t->device != SS_CPU) {
+        host = ss_alloc((size_t)n * sizeof(float), "a host copy of a checkpoint tensor");
+        if (!host || ss_tensor_read(host, t) < 0) {
+            ss_free(host);
+            return -2;
         }
-        return 0;
+        p = (const char *)host;
     }
-    float *host = ss_alloc((size_t)n * sizeof(float), "a host copy of a checkpoint tensor");
-    if (!host) return -2;
-    int rc = ss_tensor_read(host, t) < 0 ? -2 : write_full(fd, host, (size_t)n * 4);
+    *crc = 0;
+    int rc = 0;
+    for (uint64_t done = 0, total = n * 4; done < total && rc == 0;) {
+        size_t want = total - done > (1u << 30) ? (1u << 30) : (size_t)(total - done);
+        *crc = ss_crc32c(*crc, p + done, want);
+        rc = out_write(o, p + done, want, off + done);
+        done += want;
+    }
     ss_free(host);
     return rc;
+}
+
+/* Removes "<path>.tmp.<pid>" files whose process is gone (kill(pid, 0) fails with
+ * ESRCH): what a writer killed mid-write left. A live process's file, or one of
+ * another user's process (EPERM), is kept. Best effort: errors are ignored. */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    DIR *d = dir ? opendir(dir) : NULL;
+    size_t blen = strlen(base);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0) continue;
+        const char *digits = name + blen + 5;
+        char *end;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (errno || *end || end == digits || *digits < '1' || *digits > '9' || pid <= 0 || pid > INT_MAX ||
+            pid == (long)getpid())
+            continue;
+        struct stat sb;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH && fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(sb.st_mode))
+            (void)unlinkat(dirfd(d), name, 0);
+    }
+    if (d) closedir(d);
+    free(dir);
 }
 
 /* After the rename, the directory entry itself reaches the disk (best effort). */
@@ -909,52 +1045,63 @@ int ss_safetensors_write(const char *path, const char *const *names, const ss_te
     const char *op = "ss_safetensors_write";
     if (!path) return SS_FAIL(SS_ERR_ARG, "%s: path is NULL", op);
     SS_TRY(check_write_args(op, path, names, tensors, n, meta_keys, meta_values, n_meta));
+    st_out o = {.fd = -1};
+    SS_TRY(o.kill = fault_hook(op, "SS_FAULT_WRITE_KILL_AFTER", &o.kill_at));
+    SS_TRY(o.nospc = fault_hook(op, "SS_FAULT_WRITE_ENOSPC", &o.nospc_at));
     /* The rename would replace a device or a symlinked special file with a regular one. */
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
         return SS_FAIL(SS_ERR_IO, "%s: %s: exists and is not a regular file", op, path);
     st_buf header = {0};
     uint64_t data_bytes = 0;
-    int rc = build_header(&header, &data_bytes, op, path, names, tensors, n, meta_keys, meta_values, n_meta);
-    if (rc < 0) {
-        free(header.p);
-        return rc;
-    }
+    uint32_t *crcs = calloc((size_t)n + 1, sizeof *crcs);
     size_t tmplen = strlen(path) + 32;
     char *tmp = malloc(tmplen);
-    if (!tmp) {
-        free(header.p);
-        return SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    int rc = crcs && tmp ? build_header(&header, &data_bytes, op, path, names, tensors, crcs, n, meta_keys,
+                                        meta_values, n_meta)
+                         : SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
+    if (rc == SS_OK) {
+        remove_stale_temps(path);
+        snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
+        o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (o.fd < 0)
+            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot create temporary file %s: %s", op, path, tmp, strerror(errno));
     }
-    snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot create temporary file %s: %s", op, path, tmp, strerror(errno));
-        free(tmp);
-        free(header.p);
-        return rc;
-    }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)header.n >> (8 * i));
-    if (write_full(fd, len8, 8) < 0 || write_full(fd, header.p, header.n) < 0)
-        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
-    for (int i = 0; i < n && rc == SS_OK; i++) {
-        int w = write_tensor(fd, tensors[i]);
-        if (w == -1)
+    if (rc == SS_OK) {
+        const size_t hlen = header.n;
+        unsigned char len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+        uint64_t at = 8 + hlen;
+        if (out_write(&o, len8, 8, 0) < 0 || out_write(&o, header.p, hlen, 8) < 0)
             rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
-        else if (w < 0)
-            rc = ss_last_status();
+        for (int i = 0; i < n && rc == SS_OK; i++) {
+            int w = write_tensor(&o, tensors[i], at, &crcs[i]);
+            if (w == -1) rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
+            else if (w < 0) rc = ss_last_status();
+            at += (uint64_t)ss_tensor_numel(tensors[i]) * 4;
+        }
+        /* The header again, now with the checksums: the same length, in place. */
+        if (rc == SS_OK && n > 0) {
+            header.n = 0;
+            rc = build_header(&header, &data_bytes, op, path, names, tensors, crcs, n, meta_keys, meta_values,
+                              n_meta);
+            if (rc == SS_OK && header.n != hlen)
+                rc = SS_FAIL(SS_ERR_IO, "%s: %s: internal error: the header changed length", op, path);
+            if (rc == SS_OK && out_write(&o, header.p, hlen, 8) < 0)
+                rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
+        }
+        /* fsync before rename: after a crash the name shows the old file or the whole new one. */
+        if (rc == SS_OK && fsync(o.fd) != 0)
+            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot flush %s to disk: %s", op, path, tmp, strerror(errno));
+        if (close(o.fd) != 0 && rc == SS_OK)
+            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot close %s: %s", op, path, tmp, strerror(errno));
+        if (rc == SS_OK && rename(tmp, path) != 0)
+            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot rename %s over it: %s", op, path, tmp, strerror(errno));
+        if (rc != SS_OK) unlink(tmp);
+        else sync_parent_dir(path);
     }
-    /* fsync before rename: after a crash the name shows the old file or the whole new one. */
-    if (rc == SS_OK && fsync(fd) != 0)
-        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot flush %s to disk: %s", op, path, tmp, strerror(errno));
-    if (close(fd) != 0 && rc == SS_OK)
-        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot close %s: %s", op, path, tmp, strerror(errno));
-    if (rc == SS_OK && rename(tmp, path) != 0)
-        rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot rename %s over it: %s", op, path, tmp, strerror(errno));
-    if (rc != SS_OK) unlink(tmp);
-    else sync_parent_dir(path);
     free(tmp);
+    free(crcs);
     free(header.p);
     return rc;
 }

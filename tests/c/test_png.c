@@ -1,10 +1,14 @@
 /* test_png.c — ss_image_load / save / save_grid / convert_channels.
  *
- * Reference files of every PNG kind are written with libpng itself. */
+ * Reference files of every PNG kind are written with libpng itself. Files whose
+ * headers claim huge images are loaded under a memory cap (memlimit.h): they must
+ * fail with the right message without allocating what they claim. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "memlimit.h"
 
 #include <png.h>
+#include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -545,6 +549,71 @@ static void test_bad_inputs(void)
     ss_tensor_free(b2);
 }
 
+/* ------------------------------------------------------------ size limits */
+
+static size_t put_chunk(unsigned char *p, const char *type, const unsigned char *data, uint32_t n)
+{
+    p[0] = (unsigned char)(n >> 24), p[1] = (unsigned char)(n >> 16), p[2] = (unsigned char)(n >> 8);
+    p[3] = (unsigned char)n;
+    memcpy(p + 4, type, 4);
+    if (n) memcpy(p + 8, data, n);
+    uLong crc = crc32(0L, p + 4, 4 + n);
+    for (int i = 0; i < 4; i++) p[8 + n + i] = (unsigned char)(crc >> (24 - 8 * i));
+    return 12 + n;
+}
+
+/* A PNG file of a few dozen bytes whose IHDR claims w x h 8-bit RGB pixels, with an
+ * IDAT holding the first 64 bytes of zeros only. */
+static void write_claiming_png(const char *path, uint32_t w, uint32_t h, int interlace)
+{
+    unsigned char buf[256], ihdr[13], zeros[64] = {0}, idat[128];
+    uLongf zn = sizeof idat;
+    compress(idat, &zn, zeros, sizeof zeros);
+    for (int i = 0; i < 4; i++) ihdr[i] = (unsigned char)(w >> (24 - 8 * i)), ihdr[4 + i] = (unsigned char)(h >> (24 - 8 * i));
+    ihdr[8] = 8, ihdr[9] = 2, ihdr[10] = 0, ihdr[11] = 0, ihdr[12] = (unsigned char)interlace;
+    size_t n = 0;
+    memcpy(buf, "\x89PNG\r\n\x1a\n", 8);
+    n = 8;
+    n += put_chunk(buf + n, "IHDR", ihdr, 13);
+    n += put_chunk(buf + n, "IDAT", idat, (uint32_t)zn);
+    n += put_chunk(buf + n, "IEND", NULL, 0);
+    test_write_file(path, buf, n);
+}
+
+static void crafted_claims(void)
+{
+    char p[256];
+    write_claiming_png(test_tmp_path(p, "claims20k.png"), 20000, 20000, 0);
+    expect_load_fails(p, "20000 x 20000 = 400000000 pixels exceed the limit of 268435456",
+                      "ss.set_limit(\"image_pixels\", n)");
+    CHECK(ss_last_status() == SS_ERR_NOMEM, "over the limit: status %d", ss_last_status());
+    for (int interlace = 0; interlace <= 1; interlace++) {
+        write_claiming_png(test_tmp_path(p, "claims16k.png"), 16000, 16000, interlace);
+        expect_load_fails(p, "16000 x 16000 pixels need 768016000 bytes of image data", "file can inflate to");
+        CHECK(ss_last_status() == SS_ERR_FORMAT, "a tiny file claiming 16000^2: status %d", ss_last_status());
+    }
+}
+
+static void test_limits(void)
+{
+    char p[256];
+    test_capped("headers claiming huge images", crafted_claims, 256);
+    CHECK(ss_get_limit(SS_LIMIT_IMAGE_PIXELS) == (int64_t)1 << 28, "default limit %lld",
+          (long long)ss_get_limit(SS_LIMIT_IMAGE_PIXELS));
+    /* A valid 20 x 20 image against a limit of 399 and of 400 pixels. */
+    ss_tensor *img = ss_tensor_full(3, (int64_t[]){3, 20, 20}, 0.5f, SS_CPU);
+    CHECK_OK(ss_image_save(test_tmp_path(p, "limit.png"), img));
+    CHECK_OK(ss_set_limit(SS_LIMIT_IMAGE_PIXELS, 399));
+    expect_load_fails(p, "20 x 20 = 400 pixels exceed the limit of 399", "ss_set_limit(SS_LIMIT_IMAGE_PIXELS, n)");
+    CHECK_OK(ss_set_limit(SS_LIMIT_IMAGE_PIXELS, 400));
+    ss_tensor *back = ss_image_load(p);
+    CHECK(back != NULL, "400 pixels under a limit of 400: %s", ss_last_error());
+    CHECK_OK(ss_set_limit(SS_LIMIT_IMAGE_PIXELS, 0));
+    CHECK(ss_get_limit(SS_LIMIT_IMAGE_PIXELS) == (int64_t)1 << 28, "0 restores the default");
+    ss_tensor_free(back);
+    ss_tensor_free(img);
+}
+
 int main(void)
 {
     if (test_tmpdir_make("ss_test_png")) return 1;
@@ -561,6 +630,8 @@ int main(void)
     test_convert();
     printf("bad inputs:\n");
     test_bad_inputs();
+    printf("size limits:\n");
+    test_limits();
     test_tmpdir_remove();
     return test_summary("test_png");
 }

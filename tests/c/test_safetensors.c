@@ -1,12 +1,18 @@
 /* test_safetensors.c — ss_safetensors_write / open / load: bit-exact round trips, the
  * reference implementation's known-answer bytes, dtype conversions, truncated and
- * corrupt files, and the atomic write (a failed write leaves the old file intact). */
+ * corrupt files, per-tensor CRC-32C checksums and the refusal of non-finite values,
+ * and the atomic write: a failed write (a blocked temporary file, ENOSPC, a writer
+ * SIGKILLed at any byte) leaves the old file intact, and the next write removes the
+ * dead writer's temporary file. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "io/io.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A file made of an 8-byte length, `header` padded with spaces to a multiple of 8,
@@ -83,7 +89,10 @@ static void test_round_trip(ss_rng *g)
     ss_safetensors *st = ss_safetensors_open(path);
     CHECK(st != NULL, "open: %s", ss_last_error());
     if (!st) return;
+    CHECK_OK(ss_safetensors_allow_nonfinite(st, 1)); /* the specials */
     CHECK(ss_safetensors_count(st) == NT, "count %d", ss_safetensors_count(st));
+    CHECK(ss_safetensors_checksum_count(st) == NT, "every tensor has a checksum: %d",
+          ss_safetensors_checksum_count(st));
     for (int i = 0; i < NT && i < ss_safetensors_count(st); i++) {
         CHECK(strcmp(ss_safetensors_name(st, i), names[i]) == 0, "entry %d is %s, expected %s", i,
               ss_safetensors_name(st, i), names[i]);
@@ -138,26 +147,31 @@ static void test_round_trip(ss_rng *g)
 }
 
 /* The byte strings of the reference implementation's own tests (safetensors/src/tensor.rs:
- * test_serialization, test_empty). */
+ * test_serialization, test_empty); test_serialization's tensor now carries its checksum,
+ * which the crate would write the same way (metadata first, compact JSON). */
 static void test_known_bytes(void)
 {
     printf("known-answer bytes:\n");
     char path[256];
     test_tmp_path(path, "known.safetensors");
-    static const unsigned char expect[] = {
-        64,  0,   0,   0,   0,   0,   0,   0,   123, 34,  97,  116, 116, 110, 46,  48,  34,  58,  123, 34,  100,
-        116, 121, 112, 101, 34,  58,  34,  70,  51,  50,  34,  44,  34,  115, 104, 97,  112, 101, 34,  58,  91,
-        49,  44,  50,  44,  51,  93,  44,  34,  100, 97,  116, 97,  95,  111, 102, 102, 115, 101, 116, 115, 34,
-        58,  91,  48,  44,  50,  52,  93,  125, 125, 0,   0,   0,   0,   0,   0,   128, 63,  0,   0,   0,   64,
-        0,   0,   64,  64,  0,   0,   128, 64,  0,   0,   160, 64};
+    /* CRC-32C of the 24 bytes of 0..5 as float32: 78743a5d (a bitwise Python implementation). */
+    static const char header[] = "{\"__metadata__\":{\"ss.crc32c.attn.0\":\"78743a5d\"},"
+                                 "\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}";
+    const size_t hlen = sizeof header - 1, padded = (hlen + 7) / 8 * 8;
+    unsigned char expect[8 + 128 + 24];
     float v[6] = {0, 1, 2, 3, 4, 5};
+    for (int i = 0; i < 8; i++) expect[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(expect + 8, header, hlen);
+    memset(expect + 8 + hlen, ' ', padded - hlen);
+    memcpy(expect + 8 + padded, v, 24);
     ss_tensor *t = need(ss_tensor_from_buffer(v, 3, (int64_t[]){1, 2, 3}), "a tensor");
     const char *names[1] = {"attn.0"};
     const ss_tensor *ts[1] = {t};
     CHECK_OK(ss_safetensors_write(path, names, ts, 1, NULL, NULL, 0));
     size_t n = 0;
     unsigned char *got = test_read_file(path, &n);
-    CHECK(n == sizeof expect && memcmp(got, expect, n) == 0, "attn.0: %zu bytes differ from the reference's", n);
+    CHECK(n == 8 + padded + 24 && memcmp(got, expect, n) == 0, "attn.0: %zu bytes differ from the expected %zu", n,
+          8 + padded + 24);
     free(got);
 
     static const unsigned char empty[] = {8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32};
@@ -211,6 +225,15 @@ static void test_dtypes(void)
     CHECK(st != NULL, "open: %s", ss_last_error());
     if (!st) return;
     CHECK(ss_safetensors_count(st) == 7, "7 entries");
+    CHECK(ss_safetensors_checksum_count(st) == 0, "a file without checksums");
+    /* h holds +inf at index 5 and d overflows to +inf: refused until allowed. */
+    ss_clear_error();
+    CHECK(ss_safetensors_load(st, "h") == NULL && ss_last_status() == SS_ERR_NUMERIC &&
+              strstr(ss_last_error(), "\"h\" holds +inf at flat index 5") && strstr(ss_last_error(), path),
+          "non-finite F16 refused: %s", ss_last_error());
+    printf("  expected failure: %s\n", ss_last_error());
+    CHECK(ss_safetensors_load(st, "d") == NULL && ss_last_status() == SS_ERR_NUMERIC, "F64 1e40 -> inf refused");
+    CHECK_OK(ss_safetensors_allow_nonfinite(st, 1));
     static const float hf[8] = {1.0f, -2.0f, 65504.0f, 0x1p-24f, -0.0f, INFINITY, 0.333251953125f, 0x3FFp-24f};
     ss_tensor *t = ss_safetensors_load(st, "h");
     CHECK(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 4 && bits_equal(t->data, hf, 8),
@@ -376,6 +399,277 @@ static void test_corrupt(void)
     ss_safetensors_close(st);
 }
 
+/* ------------------------------------------------------------ checksums */
+
+static void test_crc32c(ss_rng *g)
+{
+    printf("CRC-32C:\n");
+    /* RFC 3720 B.4 and the common check value. */
+    unsigned char zeros[32] = {0}, ones[32];
+    memset(ones, 0xff, sizeof ones);
+    CHECK(ss_crc32c(0, "123456789", 9) == 0xE3069283u, "check value: %08x", ss_crc32c(0, "123456789", 9));
+    CHECK(ss_crc32c(0, zeros, 32) == 0x8A9136AAu, "32 zeros: %08x", ss_crc32c(0, zeros, 32));
+    CHECK(ss_crc32c(0, ones, 32) == 0x62A8AB43u, "32 x 0xff: %08x", ss_crc32c(0, ones, 32));
+    CHECK(ss_crc32c_portable(0, "123456789", 9) == 0xE3069283u, "portable check value");
+    CHECK(ss_crc32c(0, NULL, 0) == 0, "empty");
+    /* The build's version (SSE4.2 where targeted) equals the table version at every
+     * alignment and length, and continues across split points. */
+    ss_tensor *r = need(ss_tensor_empty(1, (int64_t[]){1024}, SS_CPU), "a tensor");
+    ss_rng_uniform(g, r, -1e6f, 1e6f);
+    const unsigned char *b = (const unsigned char *)r->data;
+    int bad = 0;
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len < 300; len += 1 + len / 8) {
+            uint32_t a = ss_crc32c(0, b + off, len), p = ss_crc32c_portable(0, b + off, len);
+            uint32_t split = ss_crc32c(ss_crc32c(0, b + off, len / 3), b + off + len / 3, len - len / 3);
+            bad += a != p || a != split;
+        }
+    CHECK(bad == 0, "%d mismatches between the hardware/table versions or across splits", bad);
+    CHECK(ss_crc32c(0, b, 4096) == ss_crc32c_portable(0, b, 4096), "4 KiB");
+    printf("  RFC 3720 vectors; the build's CRC-32C equals the table version at 8 alignments x 47 lengths\n");
+    ss_tensor_free(r);
+}
+
+/* Flips one bit at offset `at` of the file. */
+static void flip_bit(const char *path, size_t at)
+{
+    size_t n = 0;
+    unsigned char *bytes = test_read_file(path, &n);
+    if (bytes && at < n) bytes[at] ^= 0x04;
+    if (bytes) test_write_file(path, bytes, n);
+    free(bytes);
+}
+
+static void test_checksums(ss_rng *g)
+{
+    printf("checksums and non-finite values:\n");
+    char path[256];
+    test_tmp_path(path, "crc.safetensors");
+    ss_tensor *a = need(ss_tensor_empty(2, (int64_t[]){16, 16}, SS_CPU), "a tensor");
+    ss_tensor *b = need(ss_tensor_empty(1, (int64_t[]){100}, SS_CPU), "a tensor");
+    ss_rng_normal(g, a, 0, 1);
+    ss_rng_normal(g, b, 0, 1);
+    const char *names[2] = {"a", "b"};
+    const ss_tensor *ts[2] = {a, b};
+    const char *k[1] = {"step"}, *v[1] = {"7"};
+    CHECK_OK(ss_safetensors_write(path, names, ts, 2, k, v, 1));
+    ss_safetensors *st = ss_safetensors_open(path);
+    CHECK(st && ss_safetensors_checksum_count(st) == 2 && ss_safetensors_meta_count(st) == 1,
+          "2 checksums, and only the caller's metadata listed");
+    if (st) {
+        CHECK(ss_safetensors_meta(st, "ss.crc32c.a") == NULL, "checksums are not metadata to the caller");
+        char hex[16];
+        snprintf(hex, sizeof hex, "%08x", ss_crc32c(0, a->data, 16 * 16 * 4));
+        printf("  \"a\" stored with CRC-32C %s\n", hex);
+        ss_safetensors_close(st);
+    }
+    /* One bit flipped in b's data (the file's last 400 bytes). */
+    size_t n = 0;
+    free(test_read_file(path, &n));
+    flip_bit(path, n - 37);
+    st = ss_safetensors_open(path);
+    CHECK(st != NULL, "the header is intact: %s", ss_last_error());
+    if (st) {
+        ss_clear_error();
+        ss_tensor *t = ss_safetensors_load(st, "b");
+        CHECK(t == NULL && ss_last_status() == SS_ERR_FORMAT && strstr(ss_last_error(), "\"b\" fails its checksum") &&
+                  strstr(ss_last_error(), path),
+              "a flipped bit is caught: %s", ss_last_error());
+        printf("  expected failure: %s\n", ss_last_error());
+        ss_tensor *into = need(ss_tensor_zeros(1, (int64_t[]){100}, SS_CPU), "a tensor");
+        CHECK_FAILS(ss_safetensors_load_into(into, st, "b"), "fails its checksum");
+        ss_tensor_free(into);
+        t = ss_safetensors_load(st, "a");
+        CHECK(t && memcmp(t->data, a->data, 16 * 16 * 4) == 0, "the intact tensor still loads");
+        ss_tensor_free(t);
+        ss_safetensors_close(st);
+    }
+
+    /* A checksum on an F16 entry (the converting path) in a hand-made file. */
+    uint16_t h[4] = {0x3C00, 0xC000, 0x7BFF, 0x0001};
+    char header[256];
+    snprintf(header, sizeof header,
+             "{\"__metadata__\":{\"ss.crc32c.h\":\"%08X\"},\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]}}",
+             ss_crc32c_portable(0, h, 8));
+    write_st(path, header, h, 8);
+    st = ss_safetensors_open(path);
+    ss_tensor *t = st ? ss_safetensors_load(st, "h") : NULL;
+    CHECK(t && t->data[2] == 65504.0f, "an F16 entry with an (upper-case) checksum loads: %s", ss_last_error());
+    ss_tensor_free(t);
+    ss_safetensors_close(st);
+    h[3] = 0x0002;
+    write_st(path, header, h, 8);
+    st = ss_safetensors_open(path);
+    ss_clear_error();
+    CHECK(st && ss_safetensors_load(st, "h") == NULL && strstr(ss_last_error(), "fails its checksum"),
+          "F16 data that does not match: %s", ss_last_error());
+    ss_safetensors_close(st);
+
+    /* Checksum entries that are not: no such tensor, not 8 hex digits. */
+    static const char *const bad[][2] = {
+        {"{\"__metadata__\":{\"ss.crc32c.x\":\"00000000\"},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "a checksum for \"x\", which is no tensor"},
+        {"{\"__metadata__\":{\"ss.crc32c.a\":\"0000000g\"},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "not 8 hex digits"},
+        {"{\"__metadata__\":{\"ss.crc32c.a\":\"000000000\"},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "not 8 hex digits"},
+        {"{\"__metadata__\":{\"ss.crc32c.a\":\"00000000\",\"ss.crc32c.a\":\"00000000\"},"
+         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+         "appears twice"},
+    };
+    float one = 1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_st(path, bad[i][0], &one, 4);
+        expect_open_fails(path, SS_ERR_FORMAT, bad[i][1]);
+    }
+    CHECK_FAILS(ss_safetensors_write(path, names, ts, 2, (const char *[]){"ss.crc32c.mine"}, v, 1), "reserved");
+
+    /* NaN is refused at load, naming the tensor and the index, unless allowed. */
+    b->data[42] = NAN;
+    CHECK_OK(ss_safetensors_write(path, names, ts, 2, NULL, NULL, 0));
+    st = ss_safetensors_open(path);
+    if (st) {
+        ss_clear_error();
+        CHECK(ss_safetensors_load(st, "b") == NULL && ss_last_status() == SS_ERR_NUMERIC &&
+                  strstr(ss_last_error(), "\"b\" holds NaN at flat index 42"),
+              "NaN refused: %s", ss_last_error());
+        printf("  expected failure: %s\n", ss_last_error());
+        CHECK_OK(ss_safetensors_allow_nonfinite(st, 1));
+        t = ss_safetensors_load(st, "b");
+        CHECK(t && memcmp(t->data, b->data, 400) == 0, "allowed, the NaN loads bit for bit");
+        ss_tensor_free(t);
+        ss_safetensors_close(st);
+    }
+    CHECK_FAILS(ss_safetensors_allow_nonfinite(NULL, 1), "handle is NULL");
+    ss_tensor_free(a);
+    ss_tensor_free(b);
+}
+
+/* ------------------------------------------------------------ killed and failed writes */
+
+static int same_file(const char *path, const unsigned char *bytes, size_t n)
+{
+    size_t m = 0;
+    unsigned char *now = test_read_file(path, &m);
+    int same = now && m == n && memcmp(now, bytes, n) == 0;
+    free(now);
+    return same;
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* A pid that no process has: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+static void test_killed_writes(ss_rng *g)
+{
+    printf("writers killed mid-write, ENOSPC, stale temporary files:\n");
+    char path[256], tmp[300], other[300];
+    test_tmp_path(path, "kill.safetensors");
+    ss_tensor *w = need(ss_tensor_empty(2, (int64_t[]){64, 64}, SS_CPU), "a tensor");
+    ss_tensor *w2 = need(ss_tensor_empty(2, (int64_t[]){64, 64}, SS_CPU), "a tensor");
+    ss_rng_normal(g, w, 0, 1);
+    ss_rng_normal(g, w2, 0, 1);
+    const char *names[1] = {"w"};
+    const ss_tensor *old_t[1] = {w}, *new_t[1] = {w2};
+    CHECK_OK(ss_safetensors_write(path, names, old_t, 1, NULL, NULL, 0));
+    size_t n = 0;
+    unsigned char *before = test_read_file(path, &n);
+    /* Kill points: the length, inside the header, its end, inside the data, the last data
+     * byte, and inside the header's rewrite with the checksums (after all the data). */
+    const size_t hdr = n - 64 * 64 * 4;
+    const size_t points[] = {0, 5, hdr / 2, hdr, hdr + 1000, n - 1, n, n + (hdr - 8) / 2};
+    int intact = 0;
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            char at[32];
+            snprintf(at, sizeof at, "%zu", points[i]);
+            setenv("SS_FAULT_WRITE_KILL_AFTER", at, 1);
+            ss_safetensors_write(path, names, new_t, 1, NULL, NULL, 0);
+            _exit(3); /* the hook did not fire */
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the writer killed at byte %zu died by SIGKILL",
+              points[i]);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
+        struct stat sb;
+        CHECK(stat(tmp, &sb) == 0 && (size_t)sb.st_size == (points[i] < n ? points[i] : n),
+              "killed at %zu: its temporary file holds what it wrote", points[i]);
+        int ok = same_file(path, before, n);
+        CHECK(ok, "killed at byte %zu: the previous checkpoint changed", points[i]);
+        intact += ok;
+        ss_safetensors *st = ss_safetensors_open(path);
+        ss_tensor *t = st ? ss_safetensors_load(st, "w") : NULL;
+        CHECK(t && memcmp(t->data, w->data, 64 * 64 * 4) == 0, "killed at %zu: the previous checkpoint loads",
+              points[i]);
+        ss_tensor_free(t);
+        ss_safetensors_close(st);
+        /* The next write removes the dead writer's temporary file. */
+        if (i == 3) {
+            CHECK_OK(ss_safetensors_write(path, names, old_t, 1, NULL, NULL, 0));
+            CHECK(!exists(tmp), "the next write removed %s", tmp);
+        }
+    }
+    printf("  %d writers SIGKILLed at bytes 0 .. %zu (header, data, checksum rewrite): the old file intact each "
+           "time\n", intact, points[7]);
+
+    /* Stale temporaries: a dead pid's goes, a live one's, another name, and a directory stay. */
+    char live[300], odd[300], dir[340];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)dead_pid());
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid());
+    snprintf(odd, sizeof odd, "%s.tmp.12x", path);
+    test_tmp_path(other, "other.safetensors");
+    snprintf(dir, sizeof dir, "%s.tmp.%ld", other, (long)dead_pid());
+    test_write_file(tmp, "x", 1);
+    test_write_file(live, "x", 1);
+    test_write_file(odd, "x", 1);
+    test_write_file(dir, "x", 1); /* another checkpoint's: not ours to remove */
+    CHECK_OK(ss_safetensors_write(path, names, old_t, 1, NULL, NULL, 0));
+    CHECK(!exists(tmp), "a dead writer's temporary file is removed");
+    CHECK(exists(live), "a live process's temporary file is kept");
+    CHECK(exists(odd) && exists(dir), "other files are kept");
+    remove(live);
+    remove(odd);
+    remove(dir);
+
+    /* ENOSPC at several points: a clear error, the old file intact, no temporary file left. */
+    for (size_t i = 0; i < 3; i++) {
+        const size_t at[3] = {3, hdr + 5000, n + 2};
+        char v[32];
+        snprintf(v, sizeof v, "%zu", at[i]);
+        setenv("SS_FAULT_WRITE_ENOSPC", v, 1);
+        ss_clear_error();
+        int rc = ss_safetensors_write(path, names, new_t, 1, NULL, NULL, 0);
+        unsetenv("SS_FAULT_WRITE_ENOSPC");
+        CHECK(rc == SS_ERR_IO && strstr(ss_last_error(), strerror(ENOSPC)) && strstr(ss_last_error(), path),
+              "ENOSPC at %zu: %d %s", at[i], rc, ss_last_error());
+        if (i == 1) printf("  expected failure: %s\n", ss_last_error());
+        CHECK(same_file(path, before, n), "ENOSPC at %zu: the old file is intact", at[i]);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        CHECK(!exists(tmp), "ENOSPC at %zu: no temporary file is left", at[i]);
+    }
+    setenv("SS_FAULT_WRITE_KILL_AFTER", "twelve", 1);
+    CHECK_FAILS(ss_safetensors_write(path, names, new_t, 1, NULL, NULL, 0), "SS_FAULT_WRITE_KILL_AFTER");
+    unsetenv("SS_FAULT_WRITE_KILL_AFTER");
+    CHECK(same_file(path, before, n), "a bad hook value writes nothing");
+    free(before);
+    ss_tensor_free(w);
+    ss_tensor_free(w2);
+}
+
 static void test_io_errors(void)
 {
     printf("missing files and failed writes:\n");
@@ -460,6 +754,9 @@ int main(void)
     test_truncated(&g);
     test_corrupt();
     test_io_errors();
+    test_crc32c(&g);
+    test_checksums(&g);
+    test_killed_writes(&g);
     test_tmpdir_remove();
     return test_summary("test_safetensors");
 }

@@ -1,6 +1,7 @@
 -- checkpoint_spec.lua — ss.checkpoint: bit-exact round trips of tensors and metadata, RNG
 -- state through metadata, load_into's mismatch report, files written by PyTorch tooling, and
--- a writer killed with SIGKILL mid-write (the path must hold the old or a whole new file).
+-- a writer killed with SIGKILL mid-write (the path must hold the old or a whole new file);
+-- checksums and non-finite values at load; PyTorch's own files through load_torch.
 local ss = require "scalespace"
 local ck = require "scalespace.checkpoint"
 local ffi = require "ffi"
@@ -39,7 +40,7 @@ describe("checkpoint", function()
       neg = -17, big = 2 ^ 53, third = 1 / 3, negzero = -0.0, tiny = 5e-324 }
     local path = dir .. "/round.safetensors"
     assert.are.equal(path, ck.save(path, tensors, meta))
-    local back, m = ck.load(path)
+    local back, m = ck.load(path, { allow_nonfinite = true }) -- the specials
     local count = 0
     for name, t in pairs(tensors) do
       assert.is_truthy(back[name], name)
@@ -274,6 +275,84 @@ describe("checkpoint", function()
     f:close()
     fails("corrupt header", ck.load, path)
     fails("expected name = tensor pairs", ck.load_into, path, { w = 3 })
+  end)
+
+  it("catches corrupt tensors by their checksum and refuses NaN unless allowed", function()
+    local path = dir .. "/crc.safetensors"
+    local g = ss.rng(5)
+    local w, b = g:normal { 32, 32 }, g:normal { 10 }
+    ck.save(path, { w = w, b = b }, { step = 3 })
+    assert.are.same({ step = "3" }, ck.meta(path)) -- the checksums are not the caller's metadata
+    local bytes = slurp(path)
+    local at = #bytes - 4 * 10 - 100 -- inside w, which comes first (names are sorted)
+    h.write(path, bytes:sub(1, at - 1) .. string.char((bytes:byte(at) + 1) % 256) .. bytes:sub(at + 1))
+    local ok, err = pcall(ck.load, path)
+    assert.is_false(ok)
+    assert.matches("checkpoint_spec.lua:%d+: ", err)
+    assert.matches(path .. ': "w" fails its checksum', err, 1, true)
+    local into = { b = ss.zeros { 10 } }
+    ck.load_into(path, into, { strict = false }) -- the intact tensor still loads
+    assert.is_true(bits(into.b) == bits(b))
+
+    b.p.data[3] = 0 / 0
+    ck.save(path, { w = w, b = b })
+    ok, err = pcall(ck.load, path)
+    assert.is_false(ok)
+    assert.matches('"b" holds NaN at flat index 3', err, 1, true)
+    ok, err = pcall(ck.load_into, path, { b = ss.zeros { 10 } }, { strict = false })
+    assert.is_false(ok)
+    assert.matches("holds NaN", err, 1, true)
+    local t = ck.load(path, { allow_nonfinite = true })
+    assert.is_true(bits(t.b) == bits(b))
+    assert.has_error(function() ck.load(path, 5) end)
+  end)
+
+  it("prints one notice for a file without checksums", function()
+    local code = ("local ck = require 'scalespace.checkpoint' ck.load(%q) ck.load(%q) "
+      .. "ck.load_into(%q, {}, { strict = false }) ck.load(%q)"):format(fixtures .. "torch_mixed.safetensors",
+      fixtures .. "torch_mixed.safetensors", fixtures .. "torch_mixed.safetensors", dir .. "/crc.safetensors")
+    ck.save(dir .. "/crc.safetensors", { x = ss.ones { 3 } })
+    local out = shell(exe .. " -e " .. q(code) .. " 2>&1")
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.are.same({ "checkpoint: " .. fixtures .. "torch_mixed.safetensors: 6 of 6 tensors have no checksum "
+      .. "(an older or another writer); they load unverified" }, lines)
+  end)
+
+  it("loads PyTorch files (zip, legacy, TorchScript) without running their pickles", function()
+    local torch = "tests/reference/torch/"
+    local want = ssfx(torch .. "state_dict.ssfx") -- torch's own .float() of each tensor
+    for _, file in ipairs { "state_dict.pt", "state_dict_legacy.pt", "state_dict_deflate.pt", "state_dict_big.pt" } do
+      local t, skipped = ck.load_torch(torch .. file)
+      assert.are.same({ ["bn.num_batches_tracked"] = "I64" }, skipped)
+      local n = 0
+      for name, w in pairs(want) do
+        assert.are.same(w:shape(), t[name]:shape(), name)
+        assert.is_true(bits(w) == bits(t[name]), file .. ": " .. name)
+        n = n + 1
+      end
+      for name in pairs(t) do assert.is_truthy(want[name], name) end
+      assert.are.equal(10, n)
+    end
+    local t, skipped = ck.load_torch(torch .. "script.pt")
+    assert.are.same({ ["layers.mixed.bn.num_batches_tracked"] = "I64" }, skipped)
+    for name, w in pairs(ssfx(torch .. "script.ssfx")) do
+      assert.is_true(bits(w) == bits(t[name]), name)
+    end
+    assert.are.same({ 4, 3, 3, 3 }, t["layers.conv.weight"]:shape())
+    assert.is_truthy(t["layers.mixed.tower.conv.weight"])
+    local function refused(file, pattern)
+      local ok, err = pcall(ck.load_torch, torch .. file)
+      assert.is_false(ok)
+      assert.matches("checkpoint_spec.lua:%d+: ", err)
+      assert.matches(pattern, err, 1, true)
+    end
+    refused("evil_system.pt", "refuses global 'posix.system'")
+    refused("evil_eval.pt", "refuses global 'builtins.eval'")
+    refused("evil_inst.pt", "refuses opcode INST")
+    refused("short_data.pt", "holds 100 bytes but its storage needs 54 elements")
+    refused("nested.pt", '"five" has 5 dimensions')
+    assert.has_error(function() ck.load_torch() end, nil)
   end)
 
   it("survives SIGKILL mid-write: the path holds the old or a whole new checkpoint", function()

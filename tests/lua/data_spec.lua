@@ -56,6 +56,20 @@ describe("images", function()
     assert.truthy(err:find("NaN", 1, true))
   end)
 
+  it("refuses images over ss.set_limit's pixel limit, naming it", function()
+    local path = ss.image.save(tmp .. "/limit.png", ss.ones { 3, 20, 30 })
+    assert.are.equal(2 ^ 28, ss.limit("image_pixels"))
+    ss.set_limit("image_pixels", 599)
+    local ok, err = pcall(ss.image.load, path)
+    ss.set_limit("image_pixels") -- the default again
+    assert.is_false(ok)
+    assert.truthy(err:find('30 x 20 = 600 pixels exceed the limit of 599', 1, true))
+    assert.truthy(err:find('ss.set_limit("image_pixels", n)', 1, true))
+    assert.are.same({ 3, 20, 30 }, ss.image.load(path):shape())
+    assert.has_error(function() ss.set_limit("pixels", 5) end)
+    assert.has_error(function() ss.set_limit("idx_values", -1) end)
+  end)
+
   it("makes the executable exit non-zero, without a crash, on a bad PNG", function()
     for _, name in ipairs { "cut.png", "text.png" } do
       local status, stderr = run('require("scalespace").image.load("' .. tmp .. '/' .. name .. '")')

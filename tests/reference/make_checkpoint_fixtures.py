@@ -38,7 +38,9 @@ Files:
   ref_f32.safetensors      what ss.checkpoint.save must reproduce byte for byte:
                            a = arange(6).reshape(2, 3) / 4, b = (-1.5, 0, 2.25, 1e-3),
                            c = arange(4).reshape(1, 1, 2, 2) (names sorted, all F32),
-                           metadata {"epoch": "3"}
+                           metadata {"epoch": "3"} followed by the checksums scalespace
+                           adds, "ss.crc32c.<name>": CRC-32C of the tensor's bytes as
+                           8 lowercase hex digits
 """
 import json
 import os
@@ -73,6 +75,16 @@ def tensor_bytes(t):
     if t.dtype == torch.bfloat16:
         return t.view(torch.int16).numpy().astype("<i2").tobytes()
     return t.numpy().tobytes()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli, reflected 0x82F63B78), bit by bit."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
 
 
 def save_file_reference(tensors, path, metadata=None):
@@ -135,7 +147,9 @@ def main():
         "b": torch.tensor([-1.5, 0.0, 2.25, 1e-3], dtype=torch.float32),
         "c": torch.arange(4, dtype=torch.float32).reshape(1, 1, 2, 2),
     }
-    save(ref, "ref_f32.safetensors", {"epoch": "3"})
+    meta = {"epoch": "3"}
+    meta.update(("ss.crc32c." + k, "%08x" % crc32c(tensor_bytes(v))) for k, v in sorted(ref.items()))
+    save(ref, "ref_f32.safetensors", meta)
 
 
 if __name__ == "__main__":
