@@ -94,9 +94,9 @@ local function objective(P, c)
   local function per_sample(x0, ts, eps, target_of)
     local xs, ys = {}, {}
     for i, t in ipairs(ts) do
-      local x = x0:narrow(i, 1)
-      xs[i] = P:marginal(x, t, eps:narrow(i, 1))
-      ys[i] = target_of(x, t, xs[i], eps:narrow(i, 1))
+      local x = x0:narrow(1, i, 1)
+      xs[i] = P:marginal(x, t, eps:narrow(1, i, 1))
+      ys[i] = target_of(x, t, xs[i], eps:narrow(1, i, 1))
     end
     return tensor.cat(xs, 1), tensor.cat(ys, 1)
   end

@@ -58,16 +58,7 @@ end
 
 -- 90° rotation of square images (N, C, n, n): out[i][j] = in[j][n+1−i].
 local function rot90(x)
-  local s = x:shape()
-  local y = ss.empty(s)
-  for a = 1, s[1] do
-    for c = 1, s[2] do
-      for i = 1, s[3] do
-        for j = 1, s[4] do y:set(x:get(a, c, j, s[3] + 1 - i), a, c, i, j) end
-      end
-    end
-  end
-  return y
+  return x:flip(4):transpose(3, 4)
 end
 
 -- The pixels of each image (N, C, H, W) in the order of perm (a list of H·W indices).
