@@ -5,6 +5,7 @@
 -- struct fields would shadow methods such as t:shape(). `t:free()` frees at once
 -- (GPU memory is not seen by the collector) and is idempotent; t.p is the
 -- ss_tensor* to pass to C. Indices are 1-based in Lua.
+local bit = require "bit"
 local lib = require "scalespace.ffi"
 local ffi, C, check, check_ptr, arg_error, raise = lib.ffi, lib.C, lib.check, lib.check_ptr, lib.arg_error, lib.raise
 
@@ -177,13 +178,6 @@ function T.reshape(t, shape)
 end
 T.view = T.reshape
 
---- A view of `count` rows of dimension 1, starting at row `first` (1-based).
-function T.narrow(t, first, count)
-  if type(first) ~= "number" then arg_error("narrow", 1, "a row number", first) end
-  count = count or 1
-  return own(C.ss_tensor_narrow(t.p, first - 1, count))
-end
-
 --- A new uninitialised (or zero) tensor on t's device, of t's shape or `shape`.
 function T.empty_like(t, shape) return M.empty(shape or T.shape(t), device_names[t.p.device]) end
 function T.zeros_like(t, shape) return M.zeros(shape or T.shape(t), device_names[t.p.device]) end
@@ -205,23 +199,21 @@ function T.is_freed(t) return t.p.storage == nil end
 local binops = { add = C.ss_add, sub = C.ss_sub, mul = C.ss_mul, div = C.ss_div, pow = C.ss_pow,
   maximum = C.ss_maximum, minimum = C.ss_minimum }
 
---- numpy broadcast shape of two tensors (right-aligned; sizes equal or 1).
-local function broadcast_shape(a, b, fname)
-  local n = math.max(a.p.ndim, b.p.ndim)
+--- numpy broadcast of two shape tables (right-aligned; sizes equal or 1).
+local function broadcast_shapes(sa, sb, fname)
+  local n = math.max(#sa, #sb)
   local s = {}
   for k = 1, n do
-    local da = a.p.ndim - n + k - 1
-    local db = b.p.ndim - n + k - 1
-    local x = da >= 0 and tonumber(a.p.shape[da]) or 1
-    local y = db >= 0 and tonumber(b.p.shape[db]) or 1
+    local x, y = sa[#sa - n + k] or 1, sb[#sb - n + k] or 1
     if x ~= y and x ~= 1 and y ~= 1 then
-      raise(string.format("%s: shapes %s and %s do not broadcast", fname, M.shape_string(T.shape(a)),
-        M.shape_string(T.shape(b))))
+      raise(string.format("%s: shapes %s and %s do not broadcast", fname, M.shape_string(sa), M.shape_string(sb)))
     end
     s[k] = math.max(x, y)
   end
   return s
 end
+
+local function broadcast_shape(a, b, fname) return broadcast_shapes(T.shape(a), T.shape(b), fname) end
 
 local function affine(x, a, b)
   local out = M.empty(x)
@@ -342,11 +334,9 @@ local function reducer(op)
     return result[0]
   end
 end
-T.sum = reducer(C.SS_RED_SUM)
-T.mean = reducer(C.SS_RED_MEAN)
-T.min = reducer(C.SS_RED_MIN)
-T.max = reducer(C.SS_RED_MAX)
 T.norm = reducer(C.SS_RED_NORM)
+-- t:sum(), t:mean(), t:min(), t:max() (all elements, a number) and their forms over
+-- one dimension (shape ops, below).
 
 --- Population variance (divide by n); `unbiased = true` divides by n-1.
 function T.var(t, unbiased)
@@ -457,26 +447,7 @@ function T.__tostring(t)
   return s
 end
 
------------------------------------------------------------------ shape ops
-
---- Concatenation along dimension `dim` (1 or 2) of a list of tensors.
-function M.cat(list, dim)
-  dim = dim or 1
-  if type(list) ~= "table" or #list == 0 then arg_error("cat", 1, "a non-empty list of tensors", list) end
-  if dim ~= 1 and dim ~= 2 then raise("cat: dimension must be 1 or 2, got " .. tostring(dim)) end
-  local ptrs = ffi.new("const ss_tensor*[?]", #list)
-  local shape = T.shape(expect_tensor(list[1], "cat", 1))
-  shape[dim] = 0
-  for i, t in ipairs(list) do
-    if not is_tensor(t) then raise(string.format("cat: element %d is not a tensor", i)) end
-    if t.p.ndim < dim then raise(string.format("cat: element %d has %d dimensions, needs %d", i, t.p.ndim, dim)) end
-    ptrs[i - 1] = t.p
-    shape[dim] = shape[dim] + tonumber(t.p.shape[dim - 1])
-  end
-  local out = M.empty(shape, device_names[list[1].p.device])
-  check(C.ss_cat(out.p, ptrs, #list, dim - 1))
-  return out
-end
+----------------------------------------------------------------- matrix products
 
 --- out = op(a) * op(b) over the last two dimensions, batched over the others.
 function M.bmm(a, b, opts)
@@ -496,17 +467,377 @@ function M.bmm(a, b, opts)
   return out
 end
 
---- Rows idx (a Lua array of 1-based row numbers) of dimension 1, as a new tensor.
-function T.index(t, idx)
-  local n = #idx
-  local buf = ffi.new("int64_t[?]", n)
-  for i = 1, n do buf[i - 1] = idx[i] - 1 end
+----------------------------------------------------------------- shape ops
+-- Dimensions are 1-based and may count from the end (-1 is the last); row numbers
+-- are 1-based, and where noted may count from the end too. Every argument and
+-- shape is checked here, in these terms, before an output is allocated; the C
+-- calls (runtime/core/shape.c) run on the tensor's device.
+
+local function is_int(v)
+  return type(v) == "number" and v == math.floor(v) and v > -math.huge and v < math.huge
+end
+
+--- v as an integer, or "<fname>: <what> must be an integer, got <v>".
+local function int_arg(v, fname, what)
+  if not is_int(v) then raise(string.format("%s: %s must be an integer, got %s", fname, what, tostring(v))) end
+  return v
+end
+
+--- Dimension d of t (1..n or -n..-1) as C's 0-based number.
+local function dim_arg(t, d, fname)
+  local n = t.p.ndim
+  int_arg(d, fname, "a dimension")
+  if d == 0 or d < -n or d > n then
+    raise(string.format("%s: dimension %d is outside 1..%d (or -%d..-1)", fname, d, n, n))
+  end
+  return d < 0 and n + d or d - 1
+end
+
+--- Row i (1..size or -size..-1) of a dimension of `size` as a 1-based row.
+local function row_arg(i, size, fname, what, dim)
+  int_arg(i, fname, what)
+  if i == 0 or i < -size or i > size then
+    raise(string.format("%s: %s %d is outside 1..%d (or -%d..-1) of dimension %d", fname, what, i, size, size, dim))
+  end
+  return i < 0 and size + i + 1 or i
+end
+
+local function device_of(t) return device_names[t.p.device] end
+
+--- n rows from row f (1-based) of dimension d (0-based): a view when every size before d
+-- is 1 (the rows are one block of storage), else a copy.
+local function narrow(t, d, f, n)
   local shape = T.shape(t)
-  shape[1] = n
-  local out = M.empty(shape, device_names[t.p.device])
-  check(C.ss_index_select(out.p, t.p, buf, n))
+  local size, lead = shape[d + 1], 1
+  for k = 1, d do lead = lead * shape[k] end
+  shape[d + 1] = n
+  if lead == 1 then
+    local rows = d == 0 and t or T.reshape(t, { size, T.numel(t) / size })
+    local v = own(C.ss_tensor_narrow(rows.p, f - 1, n))
+    return d == 0 and v or T.reshape(v, shape)
+  end
+  local out = M.empty(shape, device_of(t))
+  check(C.ss_narrow(out.p, t.p, d, f - 1))
   return out
 end
+
+--- Rows first .. first+n-1 of dimension dim (torch.narrow; first may count from the end).
+-- A view sharing t's storage when dim is 1, or every size before dim is 1; a copy
+-- otherwise (tensors are contiguous).
+function T.narrow(t, dim, first, n)
+  if n == nil then
+    raise("narrow: takes (dim, first, n); what used to be narrow(first, count) is narrow(1, first, count)")
+  end
+  local d = dim_arg(t, dim, "narrow")
+  local size = tonumber(t.p.shape[d])
+  local f = row_arg(first, size, "narrow", "first row", d + 1)
+  int_arg(n, "narrow", "n")
+  if n < 1 then raise(string.format("narrow: n must be at least 1, got %d", n)) end
+  if f + n - 1 > size then
+    raise(string.format("narrow: rows %d..%d of dimension %d are outside 1..%d", f, f + n - 1, d + 1, size))
+  end
+  return narrow(t, d, f, n)
+end
+
+--- Row i of dimension dim, without that dimension (torch.select; i may count from the
+-- end); a 1-D t gives a tensor of shape (1). A view where narrow gives one.
+function T.select(t, dim, i)
+  local d = dim_arg(t, dim, "select")
+  local r = narrow(t, d, row_arg(i, tonumber(t.p.shape[d]), "select", "index", d + 1), 1)
+  local shape = T.shape(r)
+  table.remove(shape, d + 1)
+  return T.reshape(r, #shape > 0 and shape or { 1 })
+end
+
+--- Rows idx (a list of row numbers, 1-based or from the end) of dimension 1, as a new tensor.
+function T.index(t, idx)
+  if type(idx) ~= "table" or #idx == 0 then arg_error("index", 1, "a non-empty list of row numbers", idx) end
+  local size = tonumber(t.p.shape[0])
+  local buf = ffi.new("int64_t[?]", #idx)
+  for k, i in ipairs(idx) do
+    if not is_int(i) or i == 0 or i < -size or i > size then
+      raise(string.format("index: row %s is outside 1..%d", tostring(i), size))
+    end
+    buf[k - 1] = (i < 0 and size + i + 1 or i) - 1
+  end
+  local shape = T.shape(t)
+  shape[1] = #idx
+  local out = M.empty(shape, device_of(t))
+  check(C.ss_index_select(out.p, t.p, buf, #idx))
+  return out
+end
+
+--- The dimensions reordered: dimension k of the result is dimension perm[k] of t
+-- (torch.permute), given as a list or as arguments. A copy.
+function T.permute(t, perm, ...)
+  if type(perm) == "number" then perm = { perm, ... } end
+  if type(perm) ~= "table" then arg_error("permute", 1, "a list of dimensions", perm) end
+  local n = t.p.ndim
+  if #perm ~= n then
+    raise(string.format("permute: %d dimensions given for a %d-dimensional tensor", #perm, n))
+  end
+  local cperm, seen, shape = ffi.new("int[4]"), {}, {}
+  for k = 1, n do
+    local d = dim_arg(t, perm[k], "permute")
+    if seen[d] then raise(string.format("permute: dimension %d appears twice", d + 1)) end
+    seen[d], cperm[k - 1], shape[k] = true, d, tonumber(t.p.shape[d])
+  end
+  local out = M.empty(shape, device_of(t))
+  check(C.ss_permute(out.p, t.p, cperm))
+  return out
+end
+
+--- Dimensions d1 and d2 swapped (a copy).
+function T.transpose(t, d1, d2)
+  local a, b = dim_arg(t, d1, "transpose"), dim_arg(t, d2, "transpose")
+  local perm = {}
+  for k = 1, t.p.ndim do perm[k] = k end
+  perm[a + 1], perm[b + 1] = b + 1, a + 1
+  return T.permute(t, perm)
+end
+
+--- Reversed along dimension dims, or along each dimension of a list (torch.flip). A copy.
+function T.flip(t, dims)
+  if type(dims) == "number" then dims = { dims } end
+  if type(dims) ~= "table" or #dims == 0 then arg_error("flip", 1, "a dimension or a list of them", dims) end
+  local mask = 0
+  for _, dim in ipairs(dims) do
+    local d = dim_arg(t, dim, "flip")
+    if bit.band(mask, bit.lshift(1, d)) ~= 0 then raise(string.format("flip: dimension %d appears twice", d + 1)) end
+    mask = bit.bor(mask, bit.lshift(1, d))
+  end
+  local out = M.empty(T.shape(t), device_of(t))
+  check(C.ss_flip(out.p, t.p, mask))
+  return out
+end
+
+--- numpy.roll: elements shifted by `shift` along dimension dim, those pushed off the
+-- end coming back at the start. shift and dim may be lists (each shift along its
+-- dimension; a repeated dimension adds its shifts, as numpy's); one shift with a list
+-- of dims shifts each; without dim t is rolled as one flat list. A copy.
+function T.roll(t, shift, dim)
+  if dim == nil then
+    int_arg(shift, "roll", "shift")
+    local flat = T.reshape(t, { T.numel(t) })
+    return T.reshape(T.roll(flat, shift, 1), T.shape(t))
+  end
+  local dims = type(dim) == "table" and dim or { dim }
+  local shifts = type(shift) == "table" and shift or {}
+  if type(shift) ~= "table" then
+    for k = 1, #dims do shifts[k] = shift end
+  end
+  if #shifts ~= #dims then
+    raise(string.format("roll: %d shifts for %d dimensions", #shifts, #dims))
+  end
+  local cshift = ffi.new("int64_t[4]")
+  for k = 1, #dims do
+    local d = dim_arg(t, dims[k], "roll")
+    cshift[d] = cshift[d] + int_arg(shifts[k], "roll", "shift")
+  end
+  local out = M.empty(T.shape(t), device_of(t))
+  check(C.ss_roll(out.p, t.p, cshift))
+  return out
+end
+
+local pad_modes = { zero = C.SS_PAD_CONSTANT, constant = C.SS_PAD_CONSTANT, reflect = C.SS_PAD_REFLECT,
+  replicate = C.SS_PAD_REPLICATE }
+
+--- Pads the last dimension, or the last two: p = {left, right} or {left, right, top,
+-- bottom} as torch.nn.functional.pad, each >= 0. opts.mode: "zero" (the default; fills
+-- with opts.value, default 0; "constant" is the same), "reflect" (mirrors about the
+-- edge without repeating it, PyTorch's "reflect"; each pad smaller than its size) or
+-- "replicate" (repeats the edge). A new tensor.
+function T.pad(t, p, opts)
+  if type(p) ~= "table" or (#p ~= 2 and #p ~= 4) then
+    arg_error("pad", 1, "pads {left, right} or {left, right, top, bottom}", p)
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then arg_error("pad", 2, "an options table {mode=, value=}", opts) end
+  local mode = pad_modes[opts.mode or "zero"]
+  if not mode then
+    raise(string.format('pad: mode must be "zero", "reflect" or "replicate", got %s', tostring(opts.mode)))
+  end
+  local value = opts.value or 0
+  if type(value) ~= "number" then arg_error("pad", 2, "a number as value", value) end
+  if opts.value ~= nil and mode ~= C.SS_PAD_CONSTANT then
+    raise('pad: value is for mode "zero" only')
+  end
+  local names = { "left", "right", "top", "bottom" }
+  for k = 1, #p do
+    int_arg(p[k], "pad", names[k] .. " pad")
+    if p[k] < 0 then raise(string.format("pad: pads must be >= 0 (crop cuts), got %d on the %s", p[k], names[k])) end
+  end
+  local shape = T.shape(t)
+  local n = #shape
+  if #p == 4 and n < 2 then raise("pad: {left, right, top, bottom} needs a tensor with at least 2 dimensions") end
+  local H, W = #p == 4 and shape[n - 1] or 1, shape[n]
+  local left, right, top, bottom = p[1], p[2], p[3] or 0, p[4] or 0
+  if mode == C.SS_PAD_REFLECT then
+    for k, size in ipairs { W, W, H, H } do
+      if k <= #p and p[k] >= size then
+        raise(string.format("pad: reflect needs each pad smaller than its size: %s %d >= %s %d", names[k], p[k],
+          k <= 2 and "width" or "height", size))
+      end
+    end
+  end
+  local x = n >= 2 and t or T.reshape(t, { 1, W })
+  local oshape = T.shape(x)
+  oshape[#oshape - 1], oshape[#oshape] = oshape[#oshape - 1] + top + bottom, W + left + right
+  local out = M.empty(oshape, device_of(t))
+  check(C.ss_pad(out.p, x.p, top, left, mode, value))
+  if n >= 2 then return out end
+  return T.reshape(out, { W + left + right })
+end
+
+--- The h x w window of the last two dimensions whose first pixel is (top, left)
+-- (1-based). A copy.
+function T.crop(t, top, left, h, w)
+  local n = t.p.ndim
+  if n < 2 then raise("crop: needs a tensor with at least 2 dimensions (..., H, W)") end
+  local H, W = tonumber(t.p.shape[n - 2]), tonumber(t.p.shape[n - 1])
+  for _, a in ipairs { { top, "top" }, { left, "left" }, { h, "h" }, { w, "w" } } do int_arg(a[1], "crop", a[2]) end
+  if h < 1 or w < 1 then raise(string.format("crop: the window must be at least 1x1, got %dx%d", h, w)) end
+  if top < 1 or top + h - 1 > H then
+    raise(string.format("crop: rows %d..%d are outside 1..%d", top, top + h - 1, H))
+  end
+  if left < 1 or left + w - 1 > W then
+    raise(string.format("crop: columns %d..%d are outside 1..%d", left, left + w - 1, W))
+  end
+  local shape = T.shape(t)
+  shape[n - 1], shape[n] = h, w
+  local out = M.empty(shape, device_of(t))
+  check(C.ss_crop(out.p, t.p, top - 1, left - 1))
+  return out
+end
+
+--- Concatenation of a list of tensors along dimension dim (default 1; any dimension).
+function M.cat(list, dim)
+  if type(list) ~= "table" or #list == 0 then arg_error("cat", 1, "a non-empty list of tensors", list) end
+  local first = list[1]
+  if not is_tensor(first) then raise("cat: element 1 is not a tensor") end
+  local d = dim_arg(first, dim or 1, "cat")
+  local shape = T.shape(first)
+  local ptrs = ffi.new("const ss_tensor*[?]", #list)
+  local total = 0
+  for i, t in ipairs(list) do
+    if not is_tensor(t) then raise(string.format("cat: element %d is not a tensor", i)) end
+    if t.p.device ~= first.p.device then
+      raise(string.format("cat: tensor %d is on %s, tensor 1 on %s", i, device_of(t), device_of(first)))
+    end
+    local s = T.shape(t)
+    local ok = #s == #shape
+    for k = 1, #shape do ok = ok and (k == d + 1 or s[k] == shape[k]) end
+    if not ok then
+      raise(string.format("cat: tensor %d has shape %s, which does not match tensor 1's %s outside dimension %d", i,
+        M.shape_string(s), M.shape_string(shape), d + 1))
+    end
+    total = total + s[d + 1]
+    ptrs[i - 1] = t.p
+  end
+  shape[d + 1] = total
+  local out = M.empty(shape, device_of(first))
+  check(C.ss_cat(out.p, ptrs, #list, d))
+  return out
+end
+
+--- Pieces of t along dimension dim (default 1), as a list of new tensors (copies):
+-- sizes a list of piece sizes adding up to that dimension's size, or a number n for
+-- pieces of n rows (the last one smaller when n does not divide the size), as torch.split.
+function T.split(t, sizes, dim)
+  local d = dim_arg(t, dim or 1, "split")
+  local size = tonumber(t.p.shape[d])
+  if type(sizes) == "number" then
+    int_arg(sizes, "split", "the piece size")
+    if sizes < 1 then raise(string.format("split: the piece size must be at least 1, got %d", sizes)) end
+    local n = sizes
+    sizes = {}
+    for at = 1, size, n do sizes[#sizes + 1] = math.min(n, size - at + 1) end
+  elseif type(sizes) ~= "table" or #sizes == 0 then
+    arg_error("split", 1, "a piece size or a list of sizes", sizes)
+  end
+  local total = 0
+  for k, n in ipairs(sizes) do
+    int_arg(n, "split", "size " .. k)
+    if n < 1 then raise(string.format("split: size %d must be at least 1, got %d", k, n)) end
+    total = total + n
+  end
+  if total ~= size then
+    raise(string.format("split: sizes add up to %d, dimension %d has %d", total, d + 1, size))
+  end
+  local parts, ptrs, shape = {}, ffi.new("ss_tensor*[?]", #sizes), T.shape(t)
+  for k, n in ipairs(sizes) do
+    shape[d + 1] = n
+    parts[k] = M.empty(shape, device_of(t))
+    ptrs[k - 1] = parts[k].p
+  end
+  check(C.ss_split(ptrs, #sizes, t.p, d))
+  return parts
+end
+
+--- t:sum(), t:mean(), t:min(), t:max(): over all elements, a number (accumulated in
+-- double). With a dimension, t:sum(dim[, keepdim]) reduces only that one (in double, in
+-- index order): the result drops it, or keeps it with size 1 when keepdim is true (a
+-- 1-D t gives shape (1)). max and min give the values only, NaN when one is NaN.
+local function dim_reducer(name, op)
+  return function(t, dim, keepdim)
+    if dim == nil then
+      check(C.ss_reduce(result, t.p, op))
+      return result[0]
+    end
+    local d = dim_arg(t, dim, name)
+    if keepdim ~= nil and type(keepdim) ~= "boolean" then arg_error(name, 2, "keepdim true or false", keepdim) end
+    local shape = T.shape(t)
+    if keepdim then shape[d + 1] = 1 else table.remove(shape, d + 1) end
+    local out = M.empty(#shape > 0 and shape or { 1 }, device_of(t))
+    check(C.ss_reduce_dim(out.p, t.p, d, op))
+    return out
+  end
+end
+T.sum = dim_reducer("sum", C.SS_RED_SUM)
+T.mean = dim_reducer("mean", C.SS_RED_MEAN)
+T.min = dim_reducer("min", C.SS_RED_MIN)
+T.max = dim_reducer("max", C.SS_RED_MAX)
+
+--- A number as a (1) tensor on `dev`, or the tensor itself on that device.
+local function operand(v, fname, i, what, dev)
+  if type(v) == "number" then return M.full({ 1 }, v, dev) end
+  if not is_tensor(v) then arg_error(fname, i, "a tensor or a number", v) end
+  if device_of(v) ~= dev then raise(string.format("%s: %s is on %s, the mask on %s", fname, what, device_of(v), dev)) end
+  return v
+end
+
+--- mask ~= 0 ? a : b elementwise (numpy.where with a float mask); a and b are tensors
+-- or numbers; mask, a and b broadcast numpy-style. A NaN in the mask gives NaN there.
+function M.where(mask, a, b)
+  expect_tensor(mask, "where", 1)
+  local dev = device_of(mask)
+  local ta, tb = operand(a, "where", 2, "a", dev), operand(b, "where", 3, "b", dev)
+  local shape = broadcast_shapes(broadcast_shapes(T.shape(mask), T.shape(ta), "where"), T.shape(tb), "where")
+  local out = M.empty(shape, dev)
+  check(C.ss_where(out.p, mask.p, ta.p, tb.p))
+  return out
+end
+
+--- The value v where mask ~= 0 (broadcast to t's shape), t elsewhere: a new tensor
+-- (masked_fill) or t itself (masked_fill_). A product t * mask zeroes instead.
+local function masked_fill(fname, out, t, mask, v)
+  expect_tensor(mask, fname, 1)
+  if type(v) ~= "number" then arg_error(fname, 2, "a number", v) end
+  if mask.p.device ~= t.p.device then
+    raise(string.format("%s: the mask is on %s, the tensor on %s", fname, device_of(mask), device_of(t)))
+  end
+  local ts, ms = T.shape(t), T.shape(mask)
+  local s = broadcast_shapes(ts, ms, fname)
+  if #s ~= #ts or M.shape_string(s) ~= M.shape_string(ts) then
+    raise(string.format("%s: mask %s does not broadcast to the tensor's shape %s", fname, M.shape_string(ms),
+      M.shape_string(ts)))
+  end
+  out = out or M.empty(ts, device_of(t))
+  check(C.ss_where(out.p, mask.p, operand(v, fname, 2, "value", device_of(mask)).p, t.p))
+  return out
+end
+function T.masked_fill(t, mask, v) return masked_fill("masked_fill", nil, t, mask, v) end
+function T.masked_fill_(t, mask, v) return masked_fill("masked_fill_", t, t, mask, v) end
 
 T.__add = function(a, b) return binary("add", a, b) end
 T.__sub = function(a, b) return binary("sub", a, b) end
@@ -528,31 +859,41 @@ function M.rng(seed)
   return g
 end
 
--- The tensor to fill: the one given, or a new one of `shape` on `device` (default cpu).
-local function fill_or_new(fname, shape_or_t, device)
-  if is_tensor(shape_or_t) then return shape_or_t end
+-- The tensor to fill: the one given (a device, if named, must be its own), or a new
+-- one of `shape` on `device` (default cpu), which is argument `argi` of the draw.
+local function fill_or_new(fname, shape_or_t, device, argi)
+  local dev = to_device(device, fname, argi)
+  if is_tensor(shape_or_t) then
+    if device ~= nil and shape_or_t.p.device ~= dev then
+      raise(string.format("%s: argument %d: the tensor to fill is on %s, not %s", fname, argi,
+        device_names[shape_or_t.p.device], device))
+    end
+    return shape_or_t
+  end
   local n, dims = to_shape(shape_or_t, fname, 1)
-  return own(C.ss_tensor_empty(n, dims, to_device(device, fname, 5)))
+  return own(C.ss_tensor_empty(n, dims, dev))
 end
 
---- N(mean, std^2) samples: a new tensor of `shape` (on `device`, default "cpu"), or
--- filling a given tensor. The stream is the same on either device.
+--- Draws make a new tensor of `shape` on `device` ("cpu", the default, or "cuda"), or
+-- fill a given tensor; the stream is the same on either device.
+-- N(mean, std^2) samples (default N(0, 1)).
 function G.normal(g, shape, mean, std, device)
-  local t = fill_or_new("normal", shape, device)
+  local t = fill_or_new("normal", shape, device, 4)
   check(C.ss_rng_normal(g, t.p, mean or 0, std or 1))
   return t
 end
 
 --- U[lo, hi) samples (default [0,1)).
-function G.uniform(g, shape, lo, hi)
-  local t = fill_or_new("uniform", shape)
+function G.uniform(g, shape, lo, hi, device)
+  local t = fill_or_new("uniform", shape, device, 4)
   check(C.ss_rng_uniform(g, t.p, lo or 0, hi or 1))
   return t
 end
 
 --- 1 with probability p, else 0.
-function G.bernoulli(g, shape, p)
-  local t = fill_or_new("bernoulli", shape)
+function G.bernoulli(g, shape, p, device)
+  if type(p) ~= "number" then arg_error("bernoulli", 2, "a probability", p) end
+  local t = fill_or_new("bernoulli", shape, device, 3)
   check(C.ss_rng_bernoulli(g, t.p, p))
   return t
 end

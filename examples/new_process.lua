@@ -40,7 +40,7 @@ end
 -- tiles[j] holds the 4 images at times[j]; lay them out one image per row
 local rows = {}
 for b = 1, 4 do
-  for j = 1, #times do rows[#rows + 1] = tiles[j]:narrow(b, 1) end
+  for j = 1, #times do rows[#rows + 1] = tiles[j]:narrow(1, b, 1) end
 end
 local path = ss.image.save_grid(outdir .. "/new_process.png", ss.cat(rows, 1), { nrow = #times })
 local xt = P:marginal(x, 40, g)

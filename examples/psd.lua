@@ -20,7 +20,7 @@ end
 os.execute("mkdir -p " .. outdir)
 
 local x = ss.data.fashion_mnist { split = "test" }.images
-x = x:narrow(1, math.min(limit, x:shape()[1]))
+x = x:narrow(1, 1, math.min(limit, x:shape()[1]))
 local s = x:shape()
 local n, size = s[1] * s[2], s[3]
 local D = ss.op.dct2 { h = size, w = size }

@@ -71,7 +71,7 @@ local function variance_curves(images, size, grid, g, bar_label)
   local ks = {}
   for k = 1, K do ks[k] = k end
   for first = 1, n, chunk do
-    local x = images:narrow(first, math.min(chunk, n - first + 1))
+    local x = images:narrow(1, first, math.min(chunk, n - first + 1))
     local v0 = image_variance(x)
     for _, name in ipairs(names) do
       sums[name][0] = sums[name][0] + v0
@@ -123,7 +123,7 @@ local function run(tag, images, size, t_max, seed)
   for _, k in ipairs { 3, 6, 9, 12, 15, K } do
     if k <= K and k > cols[#cols] then cols[#cols + 1] = k end
   end
-  local fig = trajectory_figure(outdir .. "/" .. tag .. "_trajectories.png", images:narrow(1, 1), size, grid, cols, g)
+  local fig = trajectory_figure(outdir .. "/" .. tag .. "_trajectories.png", images:narrow(1, 1, 1), size, grid, cols, g)
   local times = {}
   for j, k in ipairs(cols) do times[j] = k == 0 and "0" or string.format("%.3g", grid[k]) end
   print("wrote " .. fig .. " (rows: " .. table.concat(names, ", ") .. "; times " .. table.concat(times, ", ") .. ")")
@@ -159,7 +159,7 @@ end
 
 -- Fashion-MNIST test split: 28x28 grey.
 local fm = ss.data.fashion_mnist { split = "test" }.images
-if limit then fm = fm:narrow(1, math.min(limit, fm:shape()[1])) end
+if limit then fm = fm:narrow(1, 1, math.min(limit, fm:shape()[1])) end
 run("fashion", fm, 28, 400, 1)
 
 -- Natural photographs (offline: python3-skimage's), 128x128 colour.

@@ -116,7 +116,7 @@ function M.fashion_mnist(opts)
     raise(string.format("fashion_mnist: %d labels for %d images in %s", #labels, #images, dir))
   end
   if opts.limit and opts.limit < #images then
-    images, labels = images:narrow(1, opts.limit):clone(), labels:narrow(1, opts.limit):clone()
+    images, labels = images:narrow(1, 1, opts.limit):clone(), labels:narrow(1, 1, opts.limit):clone()
   end
   return M.from_tensors(apply_range(images, opts.range, "fashion_mnist"), labels, "fashion-mnist/" .. split)
 end

@@ -13,7 +13,7 @@ M.C = lib.C
 M.ffi = lib.ffi
 M.check = lib.check
 
-for _, name in ipairs { "empty", "zeros", "ones", "full", "from_table", "cat", "dot", "bmm", "rng", "is_tensor" } do
+for _, name in ipairs { "empty", "zeros", "ones", "full", "from_table", "cat", "where", "dot", "bmm", "rng", "is_tensor" } do
   M[name] = tensor[name]
 end
 

@@ -163,7 +163,7 @@ function M.strip(path)
   end
   local rows = {}
   for i = 1, n do
-    for j = 1, m do rows[#rows + 1] = cols[j]:narrow(i, 1) end
+    for j = 1, m do rows[#rows + 1] = cols[j]:narrow(1, i, 1) end
   end
   return tensor.cat(rows, 1)
 end

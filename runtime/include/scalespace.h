@@ -118,12 +118,6 @@ int ss_tensor_read(float *dst, const ss_tensor *src);
 int ss_tensor_write(ss_tensor *dst, const float *src);
 /* SS_ERR_NUMERIC naming `what` and the first bad index when t has NaN/Inf. */
 int ss_tensor_check_finite(const ss_tensor *t, const char *what);
-/* out (n, ...) = rows idx[0..n) of x (M, ...) along dimension 0 (0-based). */
-int ss_index_select(ss_tensor *out, const ss_tensor *x, const int64_t *idx, int64_t n);
-/* out (..., h, w) = the window of x (..., H, W) starting at row top, column left (0-based). */
-int ss_crop(ss_tensor *out, const ss_tensor *x, int64_t top, int64_t left);
-/* Mirrors the last dimension of sample i of x (N, ...) in place where flip[i] != 0. */
-int ss_flip_w_where(ss_tensor *x, const float *flip);
 
 /* ---------------------------------------------------------------- elementwise
  * Binary ops broadcast b (and a) numpy-style after right-aligning shapes:
@@ -169,12 +163,56 @@ int ss_dot(double *result, const ss_tensor *a, const ss_tensor *b);
 /* out: (N) — per-sample dot products of a, b: (N, ...). */
 int ss_dot_per_sample(ss_tensor *out, const ss_tensor *a, const ss_tensor *b);
 
-/* ---------------------------------------------------------------- shape ops */
+/* ---------------------------------------------------------------- shape ops
+ * Copies that rearrange, cut, join or pad tensors, reductions over one dimension,
+ * and where (runtime/core/shape.c; cuda tensors run kernels/shape.cu). Dimensions
+ * and indices are 0-based here (the Lua methods take 1-based ones). Every tensor of
+ * a call is on one device; an output shares no memory with an input unless a
+ * comment allows it. Shapes and arguments are checked before anything is written. */
 
-/* out = concatenation of n tensors along dim 0 or 1; all other sizes equal. */
+/* out = x with its dimensions reordered: out dimension d is x dimension perm[d].
+ * perm: x->ndim entries, a permutation of 0..ndim-1. out: (x.shape[perm[0]], ...),
+ * x: (...). A transpose is a perm with two entries swapped. */
+int ss_permute(ss_tensor *out, const ss_tensor *x, const int *perm);
+/* out = rows first .. first+n-1 of x along dim, n = out.shape[dim]; the other sizes
+ * equal x's. out: (..., n, ...), x: (..., N, ...), 0 <= first, first + n <= N. */
+int ss_narrow(ss_tensor *out, const ss_tensor *x, int dim, int64_t first);
+/* out = x reversed along every dimension d whose bit (1 << d) is set in dims.
+ * out, x: same shape. */
+int ss_flip(ss_tensor *out, const ss_tensor *x, int dims);
+/* numpy.roll: out[..., i, ...] = x[..., (i − shift[d]) mod N_d, ...] along every
+ * dimension d at once. shift: x->ndim values of any sign and size. out, x: same shape. */
+int ss_roll(ss_tensor *out, const ss_tensor *x, const int64_t *shift);
+
+/* How ss_pad fills the border: CONSTANT with a value; REFLECT mirrors about the edge
+ * pixel without repeating it (PyTorch "reflect", numpy "reflect": each pad must be
+ * smaller than that size); REPLICATE repeats the edge pixel (numpy "edge"). */
+enum ss_pad_mode { SS_PAD_CONSTANT = 0, SS_PAD_REFLECT = 1, SS_PAD_REPLICATE = 2 };
+/* Pads the last two dimensions: out (..., top+H+bottom, left+W+right) from x
+ * (..., H, W), the bottom and right pads given by out's size; top, left >= 0.
+ * torch.nn.functional.pad(x, (left, right, top, bottom), mode). */
+int ss_pad(ss_tensor *out, const ss_tensor *x, int64_t top, int64_t left, int mode, float value);
+/* out (..., h, w) = the window of x (..., H, W) starting at row top, column left. */
+int ss_crop(ss_tensor *out, const ss_tensor *x, int64_t top, int64_t left);
+
+/* out = concatenation of n tensors along dim (any dimension); all other sizes equal. */
 int ss_cat(ss_tensor *out, const ss_tensor *const *ts, int n, int dim);
-/* Inverse of ss_cat: fills outs[i] with its slice of x along dim 0 or 1. */
+/* Inverse of ss_cat: fills outs[i] with its slice of x along dim. */
 int ss_split(ss_tensor *const *outs, int n, const ss_tensor *x, int dim);
+/* out (n, ...) = rows idx[0..n) of x (M, ...) along dimension 0, 0 <= idx[i] < M. */
+int ss_index_select(ss_tensor *out, const ss_tensor *x, const int64_t *idx, int64_t n);
+/* Mirrors the last dimension of sample i of x (N, ...) in place where flip[i] != 0. */
+int ss_flip_w_where(ss_tensor *x, const float *flip);
+
+/* out = op over dimension dim of x, accumulated in double in index order (the same
+ * order on cpu and cuda): op SS_RED_SUM, SS_RED_MEAN, SS_RED_MIN or SS_RED_MAX (NaN
+ * propagates). x (..., D, ...) is read as (outer, D, inner); out holds outer·inner
+ * values: x's shape with dim dropped or set to 1 (keepdim), or (1) for a 1-D x. */
+int ss_reduce_dim(ss_tensor *out, const ss_tensor *x, int dim, int op);
+/* out = mask != 0 ? a : b elementwise, with numpy broadcasting of mask, a and b to
+ * out's shape (right-aligned; each size equal to out's or 1). A NaN in the mask gives
+ * NaN there. out may be one of the inputs (same shape), not a part of one. */
+int ss_where(ss_tensor *out, const ss_tensor *mask, const ss_tensor *a, const ss_tensor *b);
 
 /* Batched matrix multiply over the last two dimensions, leading dimensions
  * (or a batch of 1, broadcast) as batch:

@@ -1,11 +1,14 @@
 /* test_cuda_tensor.c — the core tensor ops on CUDA against the CPU: the binary ops
  * with broadcasting (and their NaN rules), the same-shape and unary maps, the
- * reductions and dot products, bmm with every transpose, the RNG stream, and
- * tensor.c's finite check, index_select, crop, flip_w_where and cat/split.
+ * reductions and dot products, bmm with every transpose, the RNG stream, tensor.c's
+ * finite check, and the shape ops of shape.c: index_select, crop, flip_w_where,
+ * cat/split, permute, narrow, flip, roll, pad, reduce_dim and where.
  *
  * Tolerances (cuda_close: max |cpu - gpu| / max(1, max |cpu|)):
  *  - 0 where both sides round the same correctly-rounded operations: + - * /,
- *    max/min, clamp, sqrt, abs, neg, square, floor, round, every copy and gather;
+ *    max/min, clamp, sqrt, abs, neg, square, floor, round, every copy and gather
+ *    (shape ops, pad, where), and reduce_dim over a dimension with inner size > 1
+ *    (one thread per output sums in the cpu's order);
  *  - 1e-6 for axpby/affine (either side may fuse a*x + b into one fma: a rounding
  *    of the O(1) terms) and for expf, logf, sinf, cosf, tanhf, sigmoid (CUDA's are
  *    within 2 ulp, glibc's within 1: a few 1.2e-7 of the value);
@@ -13,8 +16,9 @@
  *  - 1e-9 relative for the double reductions: both sides sum in double in
  *    different orders; for n = 3e6 terms of |x| <= 1.5 with a positive mean the
  *    worst-case bound n * 2^-53 * sum|x| / |sum x| is about 5e-10; min and max are exact;
- *  - 1e-6 for the per-sample variants (the doubles rounded to float may land on
- *    either side of a float rounding boundary: 6e-8 relative);
+ *  - 1e-6 for the per-sample variants and reduce_dim over the last dimension (it
+ *    runs them; the doubles rounded to float may land on either side of a float
+ *    rounding boundary: 6e-8 relative);
  *  - 1e-5 for bmm (k = 37 products in FP32, no TF32: k * 2^-24 ~ 2.2e-6 of the
  *    scale of the terms);
  *  - RNG: uniform and bernoulli bit for bit; normal bit for bit except at most a
@@ -533,6 +537,143 @@ static void test_tensor_ops(void)
     }
 }
 
+/* ------------------------------------------------------------ shape ops */
+
+/* One copy op on a cpu tensor and its cuda twin into fresh outputs of shape so. */
+typedef int (*copy_fn)(ss_tensor *out, const ss_tensor *x, const void *arg);
+static int do_permute(ss_tensor *o, const ss_tensor *x, const void *a) { return ss_permute(o, x, a); }
+static int do_flip(ss_tensor *o, const ss_tensor *x, const void *a) { return ss_flip(o, x, *(const int *)a); }
+static int do_roll(ss_tensor *o, const ss_tensor *x, const void *a) { return ss_roll(o, x, a); }
+
+static void copy_case(const char *label, copy_fn fn, const void *arg, int nd, const int64_t *sx, const int64_t *so)
+{
+    ss_tensor *x = rand_t(nd, sx, -1.0f, 1.0f), *gx = cuda_copy(x), *o = cpu_empty(nd, so), *go = gpu_empty(nd, so);
+    CHECK_OK(fn(o, x, arg));
+    CHECK_OK(fn(go, gx, arg));
+    cuda_close(label, o, go, EXACT);
+    ss_tensor *ts[] = {x, gx, o, go};
+    free_all(ts, 4);
+}
+
+static void test_shape_ops(void)
+{
+    printf("shape ops: permute, narrow, flip, roll, pad, cat/split, reduce over a dimension, where\n");
+    /* permute: every box shape the simplifier leaves (merged runs, strided rows). */
+    const struct {
+        int nd;
+        int64_t s[4];
+        int perm[4];
+    } perms[4] = {{4, {6, 7, 33, 65}, {0, 3, 1, 2}}, {4, {3, 4, 5, 6}, {3, 2, 1, 0}}, {3, {50, 3, 70}, {2, 0, 1}},
+                  {2, {513, 257}, {1, 0}}};
+    for (int k = 0; k < 4; k++) {
+        int64_t so[4];
+        char label[96];
+        for (int d = 0; d < perms[k].nd; d++) so[d] = perms[k].s[perms[k].perm[d]];
+        snprintf(label, sizeof label, "permute case %d", k + 1);
+        copy_case(label, do_permute, perms[k].perm, perms[k].nd, perms[k].s, so);
+    }
+    /* narrow copies along every dimension. */
+    int64_t sn[4] = {5, 6, 17, 19};
+    ss_tensor *x = rand_t(4, sn, -1.0f, 1.0f), *gx = cuda_copy(x);
+    for (int dim = 0; dim < 4; dim++) {
+        int64_t so[4];
+        memcpy(so, sn, sizeof so);
+        so[dim] = sn[dim] - 3;
+        ss_tensor *o = cpu_empty(4, so), *go = gpu_empty(4, so);
+        char label[96];
+        snprintf(label, sizeof label, "narrow dim %d from row 2", dim);
+        CHECK_OK(ss_narrow(o, x, dim, 2));
+        CHECK_OK(ss_narrow(go, gx, dim, 2));
+        cuda_close(label, o, go, EXACT);
+        ss_tensor_free(o), ss_tensor_free(go);
+    }
+    /* flips and rolls. */
+    const int masks[4] = {1, 8, 6, 15};
+    for (int k = 0; k < 4; k++) {
+        char label[96];
+        snprintf(label, sizeof label, "flip dims mask 0x%x", masks[k]);
+        copy_case(label, do_flip, &masks[k], 4, sn, sn);
+    }
+    const int64_t shifts[3][4] = {{0, 0, 0, 5}, {-1, 7, -30, 2}, {5, 6, 17, 19}};
+    for (int k = 0; k < 3; k++) {
+        char label[96];
+        snprintf(label, sizeof label, "roll by (%lld,%lld,%lld,%lld)", (long long)shifts[k][0], (long long)shifts[k][1],
+                 (long long)shifts[k][2], (long long)shifts[k][3]);
+        copy_case(label, do_roll, shifts[k], 4, sn, sn);
+    }
+    /* pad: the three modes, several planes, asymmetric pads. */
+    for (int mode = SS_PAD_CONSTANT; mode <= SS_PAD_REPLICATE; mode++) {
+        int64_t so[4] = {5, 6, 17 + 3 + 16, 19 + 18 + 1};
+        ss_tensor *o = cpu_empty(4, so), *go = gpu_empty(4, so);
+        char label[96];
+        snprintf(label, sizeof label, "pad mode %d (top 3, left 18)", mode);
+        CHECK_OK(ss_pad(o, x, 3, 18, mode, -2.5f));
+        CHECK_OK(ss_pad(go, gx, 3, 18, mode, -2.5f));
+        cuda_close(label, o, go, EXACT);
+        ss_tensor_free(o), ss_tensor_free(go);
+    }
+    /* cat and split along dims 2 and 3 (0 and 1 are in test_tensor_ops). */
+    for (int dim = 2; dim < 4; dim++) {
+        int64_t s1[4], s2[4];
+        memcpy(s1, sn, sizeof s1), memcpy(s2, sn, sizeof s2);
+        s1[dim] = 4, s2[dim] = sn[dim] - 4;
+        ss_tensor *p[2] = {cpu_empty(4, s1), cpu_empty(4, s2)}, *gp[2] = {gpu_empty(4, s1), gpu_empty(4, s2)};
+        ss_tensor *w = cpu_empty(4, sn), *gw = gpu_empty(4, sn);
+        char label[96];
+        CHECK_OK(ss_split(p, 2, x, dim));
+        CHECK_OK(ss_split(gp, 2, gx, dim));
+        for (int i = 0; i < 2; i++) {
+            snprintf(label, sizeof label, "split along dim %d, part %d", dim, i + 1);
+            cuda_close(label, p[i], gp[i], EXACT);
+        }
+        CHECK_OK(ss_cat(w, (const ss_tensor *const *)p, 2, dim));
+        CHECK_OK(ss_cat(gw, (const ss_tensor *const *)gp, 2, dim));
+        snprintf(label, sizeof label, "cat along dim %d", dim);
+        cuda_close(label, w, gw, EXACT);
+        ss_tensor *ts[] = {p[0], p[1], gp[0], gp[1], w, gw};
+        free_all(ts, 6);
+    }
+    ss_tensor_free(x), ss_tensor_free(gx);
+
+    /* reduce over one dimension: inner > 1 runs one thread per output in the cpu's order
+     * (bit for bit); inner = 1 runs the per-sample reductions (PER_SAMPLE_TOL). A NaN. */
+    int64_t sr[3] = {7, 3001, 45};
+    x = rand_t(3, sr, -0.5f, 1.5f);
+    x->data[12345] = NAN;
+    gx = cuda_copy(x);
+    static const char *names[4] = {"sum", "mean", "min", "max"};
+    const int ops[4] = {SS_RED_SUM, SS_RED_MEAN, SS_RED_MIN, SS_RED_MAX};
+    for (int dim = 0; dim < 3; dim++)
+        for (int k = 0; k < 4; k++) {
+            int64_t so[3];
+            memcpy(so, sr, sizeof so);
+            so[dim] = 1;
+            ss_tensor *o = cpu_empty(3, so), *go = gpu_empty(3, so);
+            char label[96];
+            snprintf(label, sizeof label, "reduce_dim %s over dim %d of (7,3001,45)", names[k], dim);
+            CHECK_OK(ss_reduce_dim(o, x, dim, ops[k]));
+            CHECK_OK(ss_reduce_dim(go, gx, dim, ops[k]));
+            cuda_close(label, o, go, dim == 2 && k < 2 ? PER_SAMPLE_TOL : EXACT);
+            ss_tensor_free(o), ss_tensor_free(go);
+        }
+    ss_tensor_free(x), ss_tensor_free(gx);
+
+    /* where with broadcasting, a NaN and a 2 in the mask, and out aliasing b. */
+    int64_t sa[4] = {4, 3, 20, 30}, sm[4] = {4, 1, 20, 30}, sb[1] = {30};
+    ss_tensor *a = rand_t(4, sa, -1.0f, 1.0f), *b = rand_t(1, sb, -1.0f, 1.0f), *m = cpu_empty(4, sm);
+    CHECK_OK(ss_rng_bernoulli(&rng, m, 0.5f));
+    m->data[7] = NAN, m->data[8] = 2.0f;
+    ss_tensor *ga = cuda_copy(a), *gb = cuda_copy(b), *gm = cuda_copy(m), *o = cpu_empty(4, sa), *go = gpu_empty(4, sa);
+    CHECK_OK(ss_where(o, m, a, b));
+    CHECK_OK(ss_where(go, gm, ga, gb));
+    cuda_close("where (4,1,20,30) ? (4,3,20,30) : (30)", o, go, EXACT);
+    CHECK_OK(ss_where(a, m, b, a));
+    CHECK_OK(ss_where(ga, gm, gb, ga));
+    cuda_close("where into b (masked fill in place)", a, ga, EXACT);
+    ss_tensor *ts[] = {a, b, m, ga, gb, gm, o, go};
+    free_all(ts, 8);
+}
+
 /* ------------------------------------------------------------ errors */
 
 static void test_errors(void)
@@ -561,6 +702,22 @@ static void test_errors(void)
     CHECK_FAILS(ss_rng_bernoulli(&gen, g, 1.5f), "[0, 1]");
     CHECK(gen.offset == 0, "a refused cuda draw moved the offset to %llu", (unsigned long long)gen.offset);
     CHECK_FAILS(ss_crop(gb, g, 7, 0), "does not fit");
+    const int perm[4] = {0, 1, 3, 2};
+    const int64_t shift[4] = {1, 0, 0, 0};
+    CHECK_FAILS(ss_permute(g, c, perm), "different devices");
+    CHECK_FAILS(ss_narrow(gb, c, 0, 0), "different devices");
+    CHECK_FAILS(ss_flip(g, c, 1), "different devices");
+    CHECK_FAILS(ss_roll(c, g, shift), "different devices");
+    CHECK_FAILS(ss_pad(g, c, 0, 0, SS_PAD_CONSTANT, 0), "different devices");
+    CHECK_FAILS(ss_reduce_dim(cv, g, 1, SS_RED_SUM), "different devices");
+    CHECK_FAILS(ss_where(g, c, g2, g2), "different devices");
+    const ss_tensor *mixed[2] = {g, c};
+    int64_t sw[4] = {8, 3, 8, 8}, sr[3] = {4, 8, 8};
+    ss_tensor *gw = gpu_empty(4, sw), *gr = gpu_empty(3, sr);
+    CHECK_FAILS(ss_cat(gw, mixed, 2, 0), "part 2 is on another device");
+    CHECK_FAILS(ss_pad(g2, g, 1, 0, SS_PAD_REFLECT, 0), "pads must be >= 0");
+    CHECK_FAILS(ss_reduce_dim(gr, g, 1, SS_RED_NORM), "not sum, mean, min or max");
+    ss_tensor_free(gw), ss_tensor_free(gr);
     ss_tensor *ts[] = {c, g, g2, gb, cv};
     free_all(ts, 5);
 }
@@ -570,7 +727,8 @@ int main(void)
     if (test_seed("test_cuda_tensor", &seed, &rng)) return 2;
     cuda_skip_unless_device("test_cuda_tensor", "binary ops with broadcasting, maps, unary ops, reductions, dot "
                                                 "products, bmm, RNG parity, check_finite, index_select, crop, "
-                                                "flip_w_where, cat/split");
+                                                "flip_w_where, cat/split, permute, narrow, flip, roll, pad, "
+                                                "reduce_dim, where");
     test_binary();
     test_maps();
     test_unary();
@@ -578,6 +736,7 @@ int main(void)
     test_bmm();
     test_rng();
     test_tensor_ops();
+    test_shape_ops();
     test_errors();
     return test_summary("test_cuda_tensor");
 }

@@ -164,7 +164,8 @@ static void test_cat_bmm(void)
     test_close("split(cat(a,b)) = a", a2->data, a->data, 24, 0);
     test_close("split(cat(a,b)) = b", b2->data, b->data, 8, 0);
     CHECK_FAILS(ss_cat(out, parts, 2, 0), "does not stack");
-    CHECK_FAILS(ss_cat(out, parts, 2, 2), "dimension must be 0 or 1");
+    CHECK_FAILS(ss_cat(out, parts, 2, 2), "does not stack along dim 2");
+    CHECK_FAILS(ss_cat(out, parts, 2, 4), "not a dimension");
 
     ss_tensor *x = make(3, 4, 5, 6, 0), *y = make(2, 6, 7, 0, 0), *z = make(3, 4, 5, 7, 0);
     fill_seq(x, 0.1f, -1), fill_seq(y, 0.2f, -2);

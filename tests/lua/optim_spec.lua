@@ -12,7 +12,7 @@ describe("optim", function()
       local g = ss.zeros(p:shape())
       local opt = case[2]({ p }, { g }, case[3])
       for k = 1, 10 do
-        g:copy(fx["adam.grads"]:narrow(k, 1):reshape(p:shape()))
+        g:copy(fx["adam.grads"]:narrow(1, k, 1):reshape(p:shape()))
         opt:step()
       end
       local err = (p - fx[case[1] .. ".p10"]):abs():max()
