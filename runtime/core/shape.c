@@ -10,7 +10,7 @@
  * through kernels/shape.cu. Every check comes before anything is written. */
 #include "core/internal.h"
 #include "kernels/shape.h"
-#include "ops/par.h"
+#include "core/par.h"
 
 #include <math.h>
 #include <string.h>
