@@ -97,8 +97,9 @@ function M.ones(shape, device)
   return own(C.ss_tensor_full(n, dims, 1, to_device(device, "ones", 2)))
 end
 
---- A tensor from a (nested) table of numbers; `shape` defaults to the nesting.
-function M.from_table(values, shape)
+--- A tensor from a (nested) table of numbers on `device` ("cpu" by default); `shape`
+-- defaults to the nesting.
+function M.from_table(values, shape, device)
   if type(values) ~= "table" then arg_error("from_table", 1, "a table of numbers", values) end
   local flat, inferred = {}, {}
   local function walk(v, depth)
@@ -116,13 +117,29 @@ function M.from_table(values, shape)
   end
   walk(values, 1)
   shape = shape or inferred
-  local t = M.empty(shape)
+  local t = M.empty(shape, device)
   if t:numel() ~= #flat then
     raise(string.format("from_table: %d values do not fill shape %s", #flat, M.shape_string(shape)))
   end
   local buf = ffi.new("float[?]", #flat, flat)
   check(C.ss_tensor_write(t.p, buf))
   return t
+end
+
+--- The numbers first, first + step, … below stop (numpy's arange) as a 1-D tensor on
+-- `device`: arange(n) is 0..n−1, arange(a, b) is a..b−1, arange(a, b, step).
+function M.arange(a, b, step, device)
+  if type(a) ~= "number" then arg_error("arange", 1, "a number", a) end
+  if b == nil then a, b = 0, a end
+  if type(b) ~= "number" then arg_error("arange", 2, "a number", b) end
+  step = step or 1
+  if type(step) ~= "number" or step == 0 or step ~= step then arg_error("arange", 3, "a nonzero step", step) end
+  local n = math.ceil((b - a) / step)
+  if n < 1 then raise(string.format("arange: no numbers from %s below %s in steps of %s", a, b, step)) end
+  if n > 2 ^ 31 then raise(string.format("arange: %s numbers are too many", n)) end
+  local v = {}
+  for i = 1, n do v[i] = a + (i - 1) * step end
+  return M.from_table(v, { n }, device)
 end
 
 function M.shape_string(shape)

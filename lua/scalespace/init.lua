@@ -13,9 +13,13 @@ M.C = lib.C
 M.ffi = lib.ffi
 M.check = lib.check
 
-for _, name in ipairs { "empty", "zeros", "ones", "full", "from_table", "cat", "where", "dot", "bmm", "rng", "is_tensor" } do
+for _, name in ipairs { "empty", "zeros", "ones", "full", "from_table", "arange", "cat", "where", "dot", "bmm", "rng",
+  "is_tensor" } do
   M[name] = tensor[name]
 end
+
+--- Creates directory `path` and its parents (an error says why it cannot); returns path.
+function M.mkdir(path) return lib.mkdir_p(path, "mkdir") end
 
 --- OpenMP and OpenBLAS threads (SS_NUM_THREADS at start-up); n <= 0 restores the default.
 function M.set_num_threads(n)

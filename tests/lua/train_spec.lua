@@ -108,6 +108,13 @@ describe("training", function()
       assert.truthy(err:find(case[2], 1, true), err)
     end
     assert.is_false(exists(out)) -- nothing was created
+    -- an output directory that cannot be made stops the run before its first step
+    local steps_run = 0
+    local ok0, err0 = pcall(ss.train.run, P, net(), data(), { steps = 2, out = "/etc/passwd/x", progress = false,
+      on_step = function() steps_run = steps_run + 1 end })
+    assert.is_false(ok0)
+    assert.truthy(err0:find("train: cannot create /etc/passwd/x: Not a directory", 1, true), err0)
+    assert.are.equal(0, steps_run)
     local ok, err = pcall(ss.train.run, ss.process.heat { size = 8, K = 3 }, net(), data(), { steps = 1, out = out })
     assert.is_false(ok)
     assert.truthy(err:find("no learned reverse process for 'heat'", 1, true))
