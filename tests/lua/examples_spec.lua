@@ -57,10 +57,17 @@ describe("examples", function()
     assert.is_true(tonumber(hi_heat) < 1e-10 and math.abs(tonumber(hi_ddpm) - 1) < 0.1)
   end)
 
-  it("new_process.lua builds a process from a new operator", function()
-    local text = run("new_process.lua")
-    assert.is_true(tonumber(text:match("adjoint error of A_40 (%S+)")) < 1e-5)
-    assert.is_true(exists(out .. "/new_process.png"))
+  it("new_process.lua defines a process in the script, trains and samples it; sample.lua resamples it", function()
+    local dir = out .. "/new_process"
+    local text = run("new_process.lua", "--steps 8 --batch 8", dir)
+    assert.is_true(tonumber(text:match("adjoint error of A_T (%S+)")) < 1e-5, text)
+    for _, f in ipairs { "forward.png", "checkpoint.safetensors", "samples_000008.png", "samples.png", "trajectory.png" } do
+      assert.is_true(exists(dir .. "/" .. f), "new_process: " .. f)
+    end
+    -- a fresh process finds the definition in the script the checkpoint names
+    text = run("sample.lua", "--n 4 --steps 10", dir)
+    assert.truthy(text:find("streak, step 8: 4 samples", 1, true), text)
+    assert.is_true(exists(dir .. "/sample_samples.png"))
   end)
 
   -- The training examples as the README runs them for a first look: --steps 20 each
