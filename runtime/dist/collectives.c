@@ -37,6 +37,7 @@ static int check_op(const char *fn, int op)
     return SS_OK;
 }
 
+#ifdef SS_WITH_MPI
 /* 1 when ts[0..n) are consecutive ranges of one storage, in order: one buffer already. */
 static int end_to_end(ss_tensor *const *ts, int n)
 {
@@ -65,7 +66,6 @@ static int unpack(ss_tensor *const *ts, int n, const float *bucket)
     return SS_OK;
 }
 
-#ifdef SS_WITH_MPI
 /* MPI counts are int: larger buffers go in pieces of this many elements. */
 enum { CHUNK = 1 << 28 };
 

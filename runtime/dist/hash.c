@@ -138,11 +138,11 @@ int ss_dist_compare(int *differ, int *n_differ, const ss_tensor *const *ts, int 
     static uint64_t mine; /* static: a request that timed out may still read it */
     SS_TRY(ss_dist_hash(&mine, ts, n));
     SS_TRY(ss_dist_check_usable(fn));
-    const int size = ss_dist_world.size;
     *n_differ = 0;
     differ[0] = 0;
     if (!ss_dist_world.active) return SS_OK;
 #ifdef SS_WITH_MPI
+    const int size = ss_dist_world.size;
     uint64_t *all = ss_alloc((size_t)size * sizeof(uint64_t), fn);
     if (!all) return SS_ERR_NOMEM;
     MPI_Request req;
