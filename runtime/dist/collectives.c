@@ -66,6 +66,25 @@ static int unpack(ss_tensor *const *ts, int n, const float *bucket)
     return SS_OK;
 }
 
+/* buf[0..n) /= d: a sum over d ranks becomes their mean. */
+static void divide(float *buf, int64_t n, float d)
+{
+#pragma omp parallel for simd if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) buf[i] /= d;
+}
+
+/* unpack for host tensors, dividing on the way (one pass over the bucket, not two). */
+static void unpack_divided(ss_tensor *const *ts, int n, const float *bucket, float d)
+{
+    for (int i = 0; i < n; i++) {
+        float *dst = ts[i]->data;
+        const int64_t m = ss_tensor_numel(ts[i]);
+#pragma omp parallel for simd if (m > 65536) schedule(static)
+        for (int64_t k = 0; k < m; k++) dst[k] = bucket[k] / d;
+        bucket += m;
+    }
+}
+
 /* MPI counts are int: larger buffers go in pieces of this many elements. */
 enum { CHUNK = 1 << 28 };
 
@@ -208,13 +227,14 @@ static int tensor_collective(ss_tensor *const *ts, int n, int mean, int root, co
     } else {
         buf = ts[0]->data;
     }
+    const float size = (float)ss_dist_world.size;
     if (root < 0) {
         SS_TRY(allreduce_host(buf, total, MPI_FLOAT, sizeof(float), op));
-        if (mean) {
-            const float size = (float)ss_dist_world.size;
-#pragma omp parallel for simd if (total > 65536) schedule(static)
-            for (int64_t i = 0; i < total; i++) buf[i] /= size;
+        if (mean && packed && device == SS_CPU) {
+            unpack_divided(ts, n, buf, size);
+            return SS_OK;
         }
+        if (mean) divide(buf, total, size);
     } else {
         SS_TRY(broadcast_host(buf, total * (int64_t)sizeof(float), root, op));
     }

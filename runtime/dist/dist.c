@@ -25,6 +25,7 @@ struct ss_dist_world ss_dist_world = {.rank = 0, .size = 1, .local_rank = 0, .lo
 
 static float *bucket;
 static int64_t bucket_cap;
+static int timeout_set; /* ss_dist_set_timeout was called: SS_DIST_TIMEOUT no longer applies */
 
 int ss_dist_has_mpi(void)
 {
@@ -115,6 +116,7 @@ int ss_dist_set_timeout(double seconds)
         return SS_FAIL(SS_ERR_ARG, "ss_dist_set_timeout: seconds must be finite and >= 0 (0 waits forever), got %g",
                        seconds);
     ss_dist_world.timeout = seconds;
+    timeout_set = 1;
     return SS_OK;
 }
 
@@ -151,8 +153,8 @@ int ss_dist_wait(MPI_Request *req, const char *op, const char *what)
 {
     const double t0 = ss_dist_now(), limit = ss_dist_world.timeout;
     /* Each MPI_Test also moves the transfer on (libnbc's rounds, the shared-memory
-     * fragments): a nap between polls slows a bucket 20-fold (measured: 0.14 instead of
-     * 2.8 GB/s). So poll without pause, yielding the core to any runnable thread, for
+     * fragments): 200 µs naps between polls made bucket all-reduces 2-3x slower
+     * (bench/dist.lua). So poll without pause, yielding the core to any runnable thread, for
      * the first 10 s (a gradient bucket takes well under that), then nap 1 ms between
      * polls: a wait that long is a rank doing something else (rank 0 writing a
      * checkpoint or pictures), and the waiting ranks should leave it the cores. */
@@ -202,7 +204,7 @@ int ss_dist_init(void)
     if (w->initialized) return SS_OK;
     if (w->finalized) return SS_FAIL(SS_ERR_IO, "ss_dist_init: MPI was finalized and cannot start again in this process");
     const char *env = getenv("SS_DIST_TIMEOUT");
-    if (env && *env) {
+    if (env && *env && !timeout_set) {
         char *end;
         double t = strtod(env, &end);
         if (*end != '\0' || !(t >= 0) || isinf(t))
@@ -229,7 +231,7 @@ int ss_dist_init(void)
     if (provided < MPI_THREAD_FUNNELED)
         return SS_FAIL(SS_ERR_IO, "ss_dist_init: MPI gives thread level %d; libscalespace needs MPI_THREAD_FUNNELED",
                        provided);
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (w->owns_mpi) MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN); /* a program's own MPI keeps its handler */
     if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &w->comm)) != MPI_SUCCESS)
         return ss_dist_mpi_fail(rc, "ss_dist_init", "MPI_Comm_dup");
     MPI_Comm_set_errhandler(w->comm, MPI_ERRORS_RETURN);

@@ -4,8 +4,9 @@
  * XXH64 is the 64-bit hash of Yann Collet's xxHash (BSD): four lanes of
  * acc = rotl(acc + w·P2, 31)·P1 over 32-byte stripes, merged and avalanched. Each
  * round is a bijection of its input word for a fixed accumulator, so a change of any
- * bit changes that lane; it runs near memory speed. The tensors hash as one stream,
- * as if their bytes were concatenated (tests/dist check it against python3-xxhash). */
+ * bit changes that lane's state; the merged hash then differs but for a ~2^-64 chance.
+ * It runs near memory speed. The tensors hash as one stream, as if their bytes were
+ * concatenated (tests/dist/single.lua checks it against python3-xxhash). */
 #include "dist/dist.h"
 
 #include <string.h>

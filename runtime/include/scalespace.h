@@ -745,7 +745,7 @@ int ss_dist_size(void);
 int ss_dist_local_rank(void);
 int ss_dist_local_size(void);
 /* Seconds a collective waits for the other ranks before it fails; 0 waits forever.
- * seconds >= 0 and finite. */
+ * seconds >= 0 and finite. A value set here wins over SS_DIST_TIMEOUT. */
 int ss_dist_set_timeout(double seconds);
 double ss_dist_timeout(void);
 /* Makes GPU (local rank) the current CUDA device of this process, one rank per GPU,
@@ -778,9 +778,10 @@ int ss_dist_broadcast_bytes(void *data, int64_t nbytes, int root);
  * on root (out: their total, at most 2^31 − 1 bytes; ignored elsewhere). */
 int ss_dist_gather_sizes(int64_t *sizes, int64_t nbytes, int root);
 int ss_dist_gather_bytes(char *out, const int64_t *sizes, const char *data, int64_t nbytes, int root);
-/* A 64-bit hash of the bytes of ts[0..n) (any devices), in order: equal tensors give
- * equal hashes on every machine; any change of a bit changes it (xxHash64's rounds
- * over four lanes; not cryptographic). */
+/* XXH64 (seed 0) of the bytes of ts[0..n) (any devices), in order, as if they were
+ * one array: equal tensors give equal hashes on every (little-endian) machine, and a
+ * change of any bit changes the hash except with a chance of about 2^-64 (not
+ * cryptographic: no defence against a chosen collision). */
 int ss_dist_hash(uint64_t *hash, const ss_tensor *const *ts, int n);
 /* Compares ts[0..n) across ranks by their ss_dist_hash (an all-gather of 64-bit
  * values): differ[r] = 1 when rank r's hash differs from rank 0's, else 0, for r in

@@ -41,6 +41,18 @@ if dist.available then
   check(flag[0] == 0, "MPI is not initialised by require 'scalespace' and ss.dist")
 end
 check(not dist.launched(), "launched() is false without a launcher")
+-- What a launcher leaves in the environment (Open MPI's mpirun, Slurm's srun with 2 tasks).
+ffi.cdef "int setenv(const char *name, const char *value, int overwrite); int unsetenv(const char *name);"
+for _, var in ipairs { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS" } do
+  ffi.C.setenv(var, "2", 1)
+  check(dist.launched(), "launched() with " .. var .. "=2")
+  if not dist.available then
+    fails(function() dist.init() end, "built without MPI", "init refuses a launcher's ranks without MPI")
+  end
+  ffi.C.setenv(var, "1", 1)
+  check(not dist.launched(), "not launched() with " .. var .. "=1")
+  ffi.C.unsetenv(var)
+end
 
 -- The world of one, before init (and in every build).
 local function world_of_one(label)
