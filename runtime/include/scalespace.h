@@ -801,6 +801,99 @@ int ss_torchfile_find(const ss_torchfile *tf, const char *name);
  * more than 4 dimensions or no elements are SS_ERR_FORMAT naming the tensor. */
 ss_tensor *ss_torchfile_load(const ss_torchfile *tf, const char *name);
 
+/* ------------------------------------------------ distributed runs (MPI, NCCL) */
+
+/* Data-parallel runs across processes and machines: MPI (Open MPI) starts the ranks
+ * and reduces host buffers; NCCL reduces device buffers when the library was built
+ * with it, else they are staged through host memory. Ranks are MPI's, 0-based.
+ *
+ * Before ss_dist_init, and always in a build without MPI, the world is this process
+ * alone: rank 0 of 1, local rank 0 of 1, and every collective checks its arguments
+ * and leaves the data as it is (a mean over one rank is the value itself).
+ *
+ * Every collective must be called by all ranks in the same order with matching
+ * arguments (the same number of tensors with the same sizes, the same root). Each
+ * waits at most the timeout (ss_dist_set_timeout, SS_DIST_TIMEOUT, 600 s by default)
+ * for the other ranks: a rank that died, stopped or called a different collective
+ * makes it fail instead of hang. MPI and NCCL errors and timeouts come back as
+ * SS_ERR_IO with MPI's or NCCL's sentence. After such a failure the world is broken:
+ * every later collective fails at once, and MPI is not finalized at exit (a
+ * finalize would wait for the ranks that are gone), so the launcher ends the job. */
+enum ss_dist_op { SS_DIST_SUM = 0, SS_DIST_MEAN = 1 };
+
+/* 1 when the library was built with MPI, with NCCL. */
+int ss_dist_has_mpi(void);
+int ss_dist_has_nccl(void);
+/* 1 when an MPI launcher started this process as one of several ranks (Open MPI's
+ * mpirun, MPICH's mpiexec, PMIx, or Slurm's srun with more than one task), read from
+ * the environment; MPI itself is not touched. */
+int ss_dist_launched(void);
+/* Starts MPI (MPI_Init_thread with MPI_THREAD_FUNNELED: only the calling thread talks
+ * to MPI, OpenMP threads never do) unless the program started it already, duplicates
+ * MPI_COMM_WORLD with MPI_ERRORS_RETURN, splits off the ranks of this machine
+ * (MPI_COMM_TYPE_SHARED) and reads SS_DIST_TIMEOUT. Started without a launcher the
+ * process is a world of one (an MPI singleton). Idempotent. A normal exit (status 0)
+ * finalizes MPI; an exit with another status does not, so the launcher stops the
+ * other ranks instead of this one waiting for them. SS_ERR_IO when MPI fails or was
+ * finalized already (it cannot start twice). Without MPI it only marks the world of
+ * one initialized, or fails (SS_ERR_ARG) when a launcher started several ranks. */
+int ss_dist_init(void);
+/* Finalizes MPI (when ss_dist_init started it) and frees the buffers and the NCCL
+ * communicator. Nothing to do before init; idempotent. After a failed collective it
+ * does not finalize (it would wait forever) and returns SS_ERR_IO saying so. */
+int ss_dist_finalize(void);
+/* 1 between ss_dist_init and ss_dist_finalize. */
+int ss_dist_initialized(void);
+int ss_dist_rank(void);
+int ss_dist_size(void);
+/* This rank's index among the ranks on its machine, and their number. */
+int ss_dist_local_rank(void);
+int ss_dist_local_size(void);
+/* Seconds a collective waits for the other ranks before it fails; 0 waits forever.
+ * seconds >= 0 and finite. A value set here wins over SS_DIST_TIMEOUT. */
+int ss_dist_set_timeout(double seconds);
+double ss_dist_timeout(void);
+/* Makes GPU (local rank) the current CUDA device of this process, one rank per GPU,
+ * and writes its index to *device. Call it before making any CUDA tensor. SS_ERR_DEVICE
+ * without a CUDA device, with fewer GPUs than ranks on this machine, or when CUDA
+ * memory is already in use on another device. */
+int ss_dist_use_local_gpu(int *device);
+
+/* Returns when every rank has called it. */
+int ss_dist_barrier(void);
+/* ts[0..n) = root's ts[0..n) on every rank (same sizes on all ranks; one device per
+ * rank, cpu or cuda). root in 0..size-1. */
+int ss_dist_broadcast(ss_tensor *const *ts, int n, int root);
+/* ts[i] = the sum over ranks of ts[i] (SS_DIST_SUM) or that sum divided by the number
+ * of ranks (SS_DIST_MEAN), in float32, every rank receiving the same bits. The n
+ * tensors (one device) travel as one bucket: packed into a buffer that is kept for
+ * the next call, reduced by one collective, unpacked; tensors that already lie
+ * end to end in one storage (views of one flat buffer, in order) are reduced where
+ * they are, without packing. Device tensors go through NCCL when built with it, else
+ * through a host buffer. */
+int ss_dist_allreduce(ss_tensor *const *ts, int n, int op);
+/* values[0..n) = their sum (or mean) over ranks, in double precision. */
+int ss_dist_allreduce_double(double *values, int n, int op);
+/* data[0..nbytes) = root's data[0..nbytes) on every rank (the same nbytes on all). */
+int ss_dist_broadcast_bytes(void *data, int64_t nbytes, int root);
+/* Gathering rows of bytes (text) of different lengths to root, in two calls that
+ * every rank makes: ss_dist_gather_sizes gives root the nbytes of each rank
+ * (sizes: one int64 per rank on root, ignored elsewhere, may be NULL there);
+ * ss_dist_gather_bytes then puts rank r's bytes at out + sizes[0] + … + sizes[r-1]
+ * on root (out: their total, at most 2^31 − 1 bytes; ignored elsewhere). */
+int ss_dist_gather_sizes(int64_t *sizes, int64_t nbytes, int root);
+int ss_dist_gather_bytes(char *out, const int64_t *sizes, const char *data, int64_t nbytes, int root);
+/* XXH64 (seed 0) of the bytes of ts[0..n) (any devices), in order, as if they were
+ * one array: equal tensors give equal hashes on every (little-endian) machine, and a
+ * change of any bit changes the hash except with a chance of about 2^-64 (not
+ * cryptographic: no defence against a chosen collision). */
+int ss_dist_hash(uint64_t *hash, const ss_tensor *const *ts, int n);
+/* Compares ts[0..n) across ranks by their ss_dist_hash (an all-gather of 64-bit
+ * values): differ[r] = 1 when rank r's hash differs from rank 0's, else 0, for r in
+ * 0..size-1 (differ holds ss_dist_size() ints), and *n_differ their number; every
+ * rank gets the same answer. */
+int ss_dist_compare(int *differ, int *n_differ, const ss_tensor *const *ts, int n);
+
 #ifdef __cplusplus
 }
 #endif
