@@ -47,7 +47,7 @@ if worker then
     local flat = g:normal { floats }
     local views, off = {}, 1
     for i, t in ipairs(grads) do
-      views[i] = flat:narrow(off, t:numel())
+      views[i] = flat:narrow(1, off, t:numel())
       off = off + t:numel()
     end
     for _, case in ipairs { { "packed", grads }, { "in_place", views } } do

@@ -78,7 +78,7 @@ local flat0 = ss.rng(seed + 7):normal { total }
 local views, off = {}, 1
 for i, s in ipairs(shapes) do
   local n = ss.empty(s):numel()
-  views[i] = flat:narrow(off, n):reshape(s)
+  views[i] = flat:narrow(1, off, n):reshape(s)
   off = off + n
 end
 dist.broadcast(views, 0)
@@ -113,7 +113,7 @@ local function flat_of(r)
   local vs, o = {}, 1
   for i, s in ipairs(shapes) do
     local n = src[i]:numel()
-    vs[i] = t:narrow(o, n):reshape(s)
+    vs[i] = t:narrow(1, o, n):reshape(s)
     vs[i]:copy(src[i])
     o = o + n
   end
