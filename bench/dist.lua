@@ -21,11 +21,11 @@ end
 
 local nets = {
   { name = "unet_small", cfg = { in_ch = 1, ch = 32, mult = { 1, 2, 2 }, num_res_blocks = 2, attn_res = { 7 },
-    dropout = 0.1, image_size = 28, seed = 0 } },
+    dropout = 0.1, size = 28, seed = 0 } },
   { name = "unet_cifar10_ddpm", cfg = { in_ch = 3, ch = 128, mult = { 1, 2, 2, 2 }, num_res_blocks = 2,
-    attn_res = { 16 }, dropout = 0.1, image_size = 32, seed = 0 } },
+    attn_res = { 16 }, dropout = 0.1, size = 32, seed = 0 } },
   { name = "unet_cifar10_ihdm", cfg = { in_ch = 3, ch = 128, mult = { 1, 2, 2, 2 }, num_res_blocks = 4,
-    attn_res = { 8, 4 }, dropout = 0.1, image_size = 32, seed = 0 } },
+    attn_res = { 8, 4 }, dropout = 0.1, size = 32, seed = 0 } },
 }
 
 local function numel(list)

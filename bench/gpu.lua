@@ -60,14 +60,14 @@ local function step_ms(net, batch, ch, size, out_size)
 end
 
 local cifar = { in_ch = 3, ch = 128, mult = { 1, 2, 2, 2 }, num_res_blocks = 4, attn_res = { 8, 4 }, dropout = 0.1,
-  image_size = 32, seed = 0 }
+  size = 32, seed = 0 }
 local b = math.floor(128 / scale)
 local ms = step_ms(ss.nn.UNet(cifar), b, 3, 32, 32)
 local used, cached = ss.cuda.memory()
 emit("ihdm_cifar10_step", ms, { batch = b, gpu_mib_in_use = used / 2 ^ 20, gpu_mib_cached = cached / 2 ^ 20 })
 
 local flexi = { in_ch = 3, ch = 128, mult = { 1, 2, 2, 2 }, num_res_blocks = 2, attn_res = { 16 }, dropout = 0.1,
-  image_size = 64, seed = 0 }
+  size = 64, seed = 0 }
 b = math.floor(64 / scale)
 emit("ssd_flexi64_step", step_ms(ss.nn.FlexiUNet(flexi), b, 3, 64, 64), { batch = b })
 

@@ -22,7 +22,7 @@ end
 
 for _, shape in ipairs { { 64, 1, 28, 28 }, { 16, 3, 128, 128 } } do
   local x = g:normal(shape)
-  local H = ss.op.heat { h = shape[3], w = shape[4], t = 2 }
+  local H = ss.op.heat { size = { shape[3], shape[4] }, t = 2 }
   local out = ss.empty(shape)
   case(string.format("heat_%dx%dx%dx%d", unpack(shape)), function() ss.check(ss.C.ss_linop_apply(H.c, out.p, x.p)) end, 2)
 end

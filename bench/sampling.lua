@@ -12,7 +12,7 @@ local threads = ss.num_threads()
 local here = (arg and arg[0] or "bench/sampling.lua"):match("^(.*)/") or "."
 
 local cfg = { in_ch = 1, ch = 32, mult = { 1, 2, 2 }, num_res_blocks = 1, attn_res = { 7 }, dropout = 0.1,
-  image_size = 28, seed = 0, zero_init = false }
+  size = 28, seed = 0, zero_init = false }
 local data = ss.rng(1):uniform { 64, 1, 28, 28 }
 
 local peer_ms

@@ -13,7 +13,7 @@ local g = ss.rng(0)
 
 -- the photograph (grey) and a noise guidance, both offset by 1 as osmosis does
 local f = ss.data.photo("camera", { size = H, channels = 1 }):reshape { H, W } + 1
-local v = ss.osmosis.noise_guidance(f - 1, g) + 1
+local v = ss.osmosis.noise_guidance(f - 1, { rng = g }) + 1
 local d1, d2 = ss.osmosis.drift(v)
 local info = ffi.new("ss_solve_info")
 local out = ss.empty(f)
@@ -44,7 +44,7 @@ bench.emit { bench = "solvers", case = string.format("osmosis_step_%dx%d", H, W)
 local M = ss.op.resize { from = { 64, 64 }, to = { 32, 32 } }
 local MtM = M:T() * M
 local rho = (1 - 1e-3) / ss.linalg.power_iteration(MtM, { rng = g, iterations = 300 })
-local S = ss.op.identity { 64, 64 } - rho * MtM
+local S = ss.op.identity { size = 64 } - rho * MtM
 local e = g:normal { 16, 3, 64, 64 }
 local steps
 local lz = bench.median(function() _, steps = ss.linalg.lanczos(S, e, "sqrt", { k = 40 }) end, 7, 1) * 1e3

@@ -26,7 +26,7 @@ if not step_only then
 end
 
 local cfg = { in_ch = 1, ch = 32, mult = { 1, 2, 2 }, num_res_blocks = 2, attn_res = { 7 }, dropout = 0.1,
-  image_size = 28, seed = 0 }
+  size = 28, seed = 0 }
 local g = ss.rng(0)
 local net = ss.nn.UNet(cfg)
 local params, grads = net:parameters()

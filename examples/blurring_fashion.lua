@@ -11,7 +11,7 @@ local o = ss.train.options(arg, { out = "out/blurring", steps = 20000, batch = 3
 local ds = ss.data.fashion_mnist { range = { -1, 1 }, limit = o.limit > 0 and o.limit or nil }
 local P = ss.process.blurring { size = 28, T = 1000, sigma_blur_max = 20 }
 local net = ss.nn.UNet { ch = o.ch, mult = { 1, 2, 2 }, num_res_blocks = o.blocks, attn_res = { 7 }, dropout = 0.1,
-  image_size = 28, seed = o.seed }
+  size = 28, seed = o.seed }
 print(string.format("blurring diffusion on %s: %d images, UNet with %d parameters", ds.name, #ds.images,
   net:num_parameters()))
 

@@ -12,7 +12,7 @@ local o = ss.train.options(arg, { out = "out/ddpm", steps = 20000, batch = 32, c
 local ds = ss.data.fashion_mnist { range = { -1, 1 }, limit = o.limit > 0 and o.limit or nil }
 local P = ss.process.ddpm { beta = ss.schedule.linear_beta(1000) }
 local net = ss.nn.UNet { ch = o.ch, mult = { 1, 2, 2 }, num_res_blocks = o.blocks, attn_res = { 7 }, dropout = 0.1,
-  image_size = 28, seed = o.seed }
+  size = 28, seed = o.seed }
 print(string.format("DDPM on %s: %d images, UNet with %d parameters", ds.name, #ds.images, net:num_parameters()))
 
 local r = ss.train.run(P, net, ds, { steps = o.steps, batch = o.batch, lr = o.lr, warmup = o.warmup, clip = 1,

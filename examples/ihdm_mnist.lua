@@ -13,7 +13,7 @@ local o = ss.train.options(arg, { out = "out/ihdm", data = "fashion", steps = 20
 local ds = o.data == "mnist" and ss.data.mnist {} or ss.data.fashion_mnist { limit = o.limit > 0 and o.limit or nil }
 local P = ss.process.ihdm { size = 28, K = 100, sigma_max = 20, sigma = 0.01 }
 local net = ss.nn.UNet { ch = o.ch, mult = { 1, 2, 2 }, num_res_blocks = o.blocks, attn_res = { 7 }, dropout = 0.1,
-  image_size = 28, seed = o.seed }
+  size = 28, seed = o.seed }
 print(string.format("IHDM on %s: %d images, UNet with %d parameters", ds.name, #ds.images, net:num_parameters()))
 
 local r = ss.train.run(P, net, ds, { steps = o.steps, batch = o.batch, lr = o.lr, warmup = o.warmup, clip = 1,

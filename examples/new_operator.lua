@@ -24,7 +24,7 @@ local vignette = ss.op.new {
   apply = function(v) return v * mask end, adjoint = function(v) return v * mask end,
 }
 
-local M = vignette * ss.op.resize { from = { n, n }, to = { h, h } } * ss.op.blur { h = n, w = n, sigma = 1.5 }
+local M = vignette * ss.op.resize { from = { n, n }, to = { h, h } } * ss.op.blur { size = n, sigma = 1.5 }
 print(M)
 print(string.format("adjoint check: relative error %.2e", ss.op.check(M, { rng = ss.rng(1) })))
 

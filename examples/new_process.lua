@@ -21,7 +21,7 @@ end
 -- 1 inside, falling smoothly to 0 at the borders: ones, padded with a zero margin, blurred.
 local function vignette(n, margin)
   local inner = ss.ones { 1, 1, n - 2 * margin, n - 2 * margin }
-  local mask = ss.op.blur { h = n, w = n, sigma = margin / 2 }(inner:pad { margin, margin, margin, margin })
+  local mask = ss.op.blur { size = n, sigma = margin / 2 }(inner:pad { margin, margin, margin, margin })
   mask = mask:reshape { n, n }
   return ss.op.new { name = "vignette", in_shape = { n, n }, out_shape = { n, n },
     apply = function(x) return x * mask end, adjoint = function(y) return y * mask end }
@@ -65,12 +65,13 @@ for i = 1, 4 do
   end
 end
 ss.mkdir(o.out)
-print("forward process: " .. ss.sample.save_grid(o.out .. "/forward.png", ss.cat(tiles, 1), { -1, 1 }, #times))
+print("forward process: " .. ss.image.save_grid(o.out .. "/forward.png", ss.cat(tiles, 1),
+  { range = { -1, 1 }, nrow = #times }))
 
 -- learn it
 local data = ss.data.fashion_mnist { split = "train", range = { -1, 1 } }
 local net = ss.nn.FlexiUNet { in_ch = 1, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = {}, groups = 8,
-  image_size = 28, dropout = 0, seed = o.seed }
+  size = 28, dropout = 0, seed = o.seed }
 local r = ss.train.run(P, net, data, { steps = o.steps, batch = o.batch, lr = 2e-4, warmup = 100, seed = o.seed,
   out = o.out, data_range = { -1, 1 }, sample_steps = 50, checkpoint_every = 500, log_every = 20 })
 print(string.format("trained %d steps in %.0f s (last loss %.4g)", r.step, r.seconds, r.losses[r.step] or 0 / 0))

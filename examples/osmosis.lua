@@ -23,7 +23,7 @@ local g = ss.rng(0)
 
 -- (1) probabilistic osmosis: guidance = noise with the image's mean, sigma 0.1, in [1e-6, 1]
 local f = ss.data.photo("astronaut", { size = size })
-local traj, v, reports = ss.osmosis.probabilistic(f, g, { tau = 10, times = times })
+local traj, v, reports = ss.osmosis.probabilistic(f, { rng = g, tau = 10, times = times })
 -- the steady state of each channel c: (mu(f_c + 1) / mu(v_c + 1)) (v_c + 1) - 1
 local n = f:shape()[1]
 local ratio = (f + 1):reshape({ n, -1 }):per_sample("mean") / (v + 1):reshape({ n, -1 }):per_sample("mean")

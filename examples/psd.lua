@@ -23,7 +23,7 @@ local x = ss.data.fashion_mnist { split = "test" }.images
 x = x:narrow(1, 1, math.min(limit, x:shape()[1]))
 local s = x:shape()
 local n, size = s[1] * s[2], s[3]
-local D = ss.op.dct2 { h = size, w = size }
+local D = ss.op.dct2 { size = size }
 
 -- Radial bins of the mean power: r = 0 … size−1 (the corner radii beyond are dropped).
 local function radial_psd(u)

@@ -22,7 +22,7 @@ local range = cfg.train.data_range
 -- the data, for a prior that starts from training images (IHDM's)
 local ds = o.data == "mnist" and ss.data.mnist { range = range } or ss.data.fashion_mnist { range = range }
 local opts = { n = o.n, seed = o.seed, snapshots = o.snapshots, range = range, name = "sample_", data = ds,
-  shape = { cfg.net.config.in_ch, cfg.net.config.image_size, cfg.net.config.image_size },
+  shape = { cfg.net.config.in_ch, cfg.net.config.size, cfg.net.config.size },
   prediction = cfg.train.prediction, steps = o.steps > 0 and o.steps or nil,
   method = o.method ~= "" and o.method or nil, isotropic = o.isotropic or nil }
 local t0 = ss.progress.clock()

@@ -13,7 +13,7 @@ local o = ss.train.options(arg, { out = "out/ssd", steps = 20000, batch = 32, ch
 local ds = ss.data.fashion_mnist { range = { -1, 1 }, limit = o.limit > 0 and o.limit or nil }
 local P = ss.process.ssd { size = 28, levels = { 28, 14, 7 }, T = 1000 }
 local net = ss.nn.FlexiUNet { ch = o.ch, mult = { 1, 2, 2 }, num_res_blocks = o.blocks, attn_res = { 7 },
-  dropout = 0.1, image_size = 28, seed = o.seed }
+  dropout = 0.1, size = 28, seed = o.seed }
 print(string.format("SSD on %s: %d images, Flexi-UNet with %d parameters", ds.name, #ds.images, net:num_parameters()))
 
 local r = ss.train.run(P, net, ds, { steps = o.steps, batch = o.batch, lr = o.lr, warmup = o.warmup, clip = 1,

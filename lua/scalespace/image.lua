@@ -32,12 +32,27 @@ function M.save(path, img)
   return path
 end
 
---- Saves a batch (N,C,H,W) as a grid: opts.nrow (8), opts.padding (2), opts.pad_value (1).
+--- Saves a batch (N,C,H,W) as a grid, atomically: opts.nrow (images per row; default
+-- ⌈√N⌉), opts.range ({lo, hi} of the values, mapped to [0, 1]; default {0, 1}; values
+-- outside are clamped), opts.padding (2 pixels), opts.pad_value (1). Returns path.
 function M.save_grid(path, batch, opts)
   expect_path(path, "image.save_grid")
   tensor.expect_tensor(batch, "image.save_grid", 2)
+  if opts ~= nil and type(opts) ~= "table" then arg_error("image.save_grid", 3, "an options table {nrow =, range =}", opts) end
   opts = opts or {}
-  check(C.ss_image_save_grid(path, batch.p, opts.nrow or 8, opts.padding or 2, opts.pad_value or 1))
+  if batch:dim() ~= 4 then
+    lib.raise("image.save_grid: argument 2: expected an (N,C,H,W) batch, got " .. tensor.shape_string(batch:shape()))
+  end
+  local range = opts.range
+  if range ~= nil and (type(range) ~= "table" or type(range[1]) ~= "number" or type(range[2]) ~= "number"
+      or not (range[1] < range[2])) then
+    lib.raise("image.save_grid: range must be {lo, hi} with lo < hi, e.g. {-1, 1}")
+  end
+  if range and (range[1] ~= 0 or range[2] ~= 1) then
+    batch = (batch - range[1]):mul_(1 / (range[2] - range[1]))
+  end
+  local nrow = opts.nrow or math.ceil(math.sqrt(batch:shape()[1]))
+  check(C.ss_image_save_grid(path, batch.p, nrow, opts.padding or 2, opts.pad_value or 1))
   return path
 end
 

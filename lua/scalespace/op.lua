@@ -79,9 +79,33 @@ local function positive(v, fname, key)
   return v
 end
 
+-- (h, w) from a size given as n or {h, w}.
+local function size_hw(v, fname, key)
+  if type(v) == "number" then v = { v, v } end
+  if type(v) ~= "table" or #v ~= 2 then
+    raise(string.format("%s: %s must be a size n or {h, w}, got %s", fname, key,
+      type(v) == "string" and string.format("%q", v) or lib.typename(v)))
+  end
+  return positive(v[1], fname, key .. "[1]"), positive(v[2], fname, key .. "[2]")
+end
+M.size_hw = size_hw
+
+-- The image size of an operator's options table: {size = n | {h, w}, ...}.
 local function hw(opts, fname)
-  if type(opts) ~= "table" then arg_error(fname, 1, "an options table {h=, w=}", opts) end
-  return positive(opts.h, fname, "h"), positive(opts.w, fname, "w")
+  if type(opts) ~= "table" then arg_error(fname, 1, "an options table {size = n | {h, w}, …}", opts) end
+  if opts.size == nil and (opts.h ~= nil or opts.w ~= nil) then
+    raise(fname .. ": the image size is size = n or size = {h, w} (h and w are not keys)")
+  end
+  return size_hw(opts.size, fname, "size")
+end
+
+-- A finite number option >= 0.
+local function nonneg(v, fname, key)
+  if type(v) ~= "number" or not (v >= 0) or v == math.huge then
+    raise(string.format("%s: %s must be a finite number >= 0, got %s", fname, key,
+      type(v) == "string" and string.format("%q", v) or tostring(v)))
+  end
+  return v
 end
 
 --- Runs a C apply/adjoint, re-raising a Lua callback's own error message.
@@ -95,10 +119,10 @@ end
 
 ----------------------------------------------------------------- constructors
 
---- The identity on images of `shape` ({h, w}, or any shape ending in h, w).
-function M.identity(shape)
-  if type(shape) ~= "table" or #shape < 2 then arg_error("op.identity", 1, "a shape {h, w}", shape) end
-  return own(C.ss_linop_identity(shape[#shape - 1], shape[#shape]))
+--- The identity on images of size n or {h, w}: ss.op.identity{size = 28}.
+function M.identity(opts)
+  local h, w = hw(opts, "op.identity")
+  return own(C.ss_linop_identity(h, w))
 end
 
 --- Orthonormal 2-D DCT-II (scipy's dctn(norm="ortho")); its adjoint is the inverse.
@@ -110,15 +134,13 @@ end
 --- The heat semigroup exp(tΔ) with Neumann boundaries.
 function M.heat(opts)
   local h, w = hw(opts, "op.heat")
-  if type(opts.t) ~= "number" then raise("op.heat: t must be a number >= 0") end
-  return own(C.ss_linop_heat(h, w, opts.t))
+  return own(C.ss_linop_heat(h, w, nonneg(opts.t, "op.heat", "t")))
 end
 
 --- Gaussian blur by sigma (heat at t = sigma^2/2).
 function M.blur(opts)
   local h, w = hw(opts, "op.blur")
-  if type(opts.sigma) ~= "number" then raise("op.blur: sigma must be a number >= 0") end
-  return own(C.ss_linop_blur(h, w, opts.sigma))
+  return own(C.ss_linop_blur(h, w, nonneg(opts.sigma, "op.blur", "sigma")))
 end
 
 --- The 5-point Laplacian with reflecting boundaries.
@@ -139,18 +161,18 @@ end
 local modes = { bilinear = C.SS_RESIZE_BILINEAR_AA, bilinear_aa = C.SS_RESIZE_BILINEAR_AA,
   bicubic = C.SS_RESIZE_BICUBIC, area = C.SS_RESIZE_AREA, nearest = C.SS_RESIZE_NEAREST }
 
---- Resize from {h, w} to {h, w}: mode "bilinear" (antialiased, PyTorch's), "bicubic"
+--- Resize from a size (n or {h, w}) to another: mode "bilinear" (antialiased, PyTorch's), "bicubic"
 -- (Pillow's), "area" or "nearest".
 function M.resize(opts)
-  if type(opts) ~= "table" or type(opts.from) ~= "table" or type(opts.to) ~= "table" then
-    arg_error("op.resize", 1, "{from = {h, w}, to = {h, w}, mode = ...}", opts)
-  end
+  if type(opts) ~= "table" then arg_error("op.resize", 1, "{from = n | {h, w}, to = n | {h, w}, mode = …}", opts) end
   local mode = modes[opts.mode or "bilinear"]
   if not mode then
-    raise('op.resize: mode must be "bilinear", "bicubic", "area" or "nearest", got ' .. tostring(opts.mode))
+    raise('op.resize: mode must be "bilinear", "bicubic", "area" or "nearest", got ' .. string.format("%q",
+      tostring(opts.mode)))
   end
-  return own(C.ss_linop_resize(positive(opts.from[1], "op.resize", "from[1]"), positive(opts.from[2], "op.resize",
-    "from[2]"), positive(opts.to[1], "op.resize", "to[1]"), positive(opts.to[2], "op.resize", "to[2]"), mode))
+  local h0, w0 = size_hw(opts.from, "op.resize", "from")
+  local h1, w1 = size_hw(opts.to, "op.resize", "to")
+  return own(C.ss_linop_resize(h0, w0, h1, w1, mode))
 end
 
 --- An operator written in Lua: opts.apply(x) and opts.adjoint(y) return new tensors;
@@ -175,9 +197,13 @@ end
 ----------------------------------------------------------------- application
 
 --- The output for x: leading dimensions of x with the operator's image size, on x's device.
-local function out_for(x, shape)
+-- x's image size is checked against `want` first, so a wrong input allocates nothing.
+local function out_for(self, x, want, shape, fname)
   local s = x:shape()
-  if #s < 2 then raise("operator: input must have at least 2 dimensions (…, h, w)") end
+  if #s < 2 or s[#s - 1] ~= want[1] or s[#s] ~= want[2] then
+    raise(string.format("%s: operator '%s' takes (…,%d,%d), got %s", fname, self.name, want[1], want[2],
+      tensor.shape_string(s)))
+  end
   s[#s - 1], s[#s] = shape[1], shape[2]
   return x:empty_like(s)
 end
@@ -185,7 +211,7 @@ end
 --- y = M x for x (..., in_h, in_w).
 function Op:apply(x)
   tensor.expect_tensor(x, "apply", 1)
-  local y = out_for(x, self.out_shape)
+  local y = out_for(self, x, self.in_shape, self.out_shape, "apply")
   run(C.ss_linop_apply(self.c, y.p, x.p))
   return y
 end
@@ -193,7 +219,7 @@ end
 --- x = Mᵀ y for y (..., out_h, out_w).
 function Op:adjoint(y)
   tensor.expect_tensor(y, "adjoint", 1)
-  local x = out_for(y, self.in_shape)
+  local x = out_for(self, y, self.out_shape, self.in_shape, "adjoint")
   run(C.ss_linop_adjoint(self.c, x.p, y.p))
   return x
 end

@@ -23,12 +23,12 @@ function M.drift(v, opts)
   if H > 1 then
     local t = { unpack(s) }
     t[#t - 1] = H - 1
-    d1 = tensor.empty(t)
+    d1 = v:empty_like(t)
   end
   if W > 1 then
     local t = { unpack(s) }
     t[#t] = W - 1
-    d2 = tensor.empty(t)
+    d2 = v:empty_like(t)
   end
   check(C.ss_osmosis_drift(d1 and d1.p or nil, d2 and d2.p or nil, v.p, opts.h or 1))
   return d1, d2
@@ -115,24 +115,26 @@ function M.relative_entropy(u, v, opts)
 end
 
 --- The guidance of probabilistic osmosis (Peter, Sect. 6.2): per image of f, a noise
--- image with f's mean and standard deviation sigma (default 0.1), clipped to
--- [1e-6, 1]. rng: an ss.rng.
-function M.noise_guidance(f, rng, opts)
+-- image with f's mean and standard deviation opts.sigma (default 0.1), clipped to
+-- [1e-6, 1], drawn from opts.rng (an ss.rng) on f's device.
+function M.noise_guidance(f, opts)
   tensor.expect_tensor(f, "osmosis.noise_guidance", 1)
-  if rng == nil then arg_error("osmosis.noise_guidance", 2, "an rng (ss.rng(seed))", rng) end
-  opts = opts or {}
+  if type(opts) ~= "table" or type(opts.rng) ~= "cdata" then
+    arg_error("osmosis.noise_guidance", 2, "{rng = ss.rng(seed), sigma = 0.1}", opts and opts.rng)
+  end
   local s = f:shape()
   local n = f:numel() / (s[#s - 1] * s[#s])
   local flat = f:reshape { n, s[#s - 1] * s[#s] }
   local means = flat:per_sample("mean"):reshape { n, 1 }
-  local v = rng:normal({ n, s[#s - 1] * s[#s] }, 0, opts.sigma or 0.1) + means
+  local v = opts.rng:normal({ n, s[#s - 1] * s[#s] }, 0, opts.sigma or 0.1, f:device_name()) + means
   return v:clamp_(1e-6, 1):reshape(s)
 end
 
---- Probabilistic osmosis: f evolving towards a noise sample of its own mean.
--- Returns the trajectory (as evolve), the guidance, and the solver reports.
-function M.probabilistic(f, rng, opts)
-  local v = M.noise_guidance(f, rng, opts)
+--- Probabilistic osmosis: f evolving towards a noise sample of its own mean (opts.rng,
+-- opts.sigma as noise_guidance; the rest as evolve). Returns the trajectory (as evolve),
+-- the guidance, and the solver reports.
+function M.probabilistic(f, opts)
+  local v = M.noise_guidance(f, opts)
   local traj, reports = M.evolve(f, v, opts)
   return traj, v, reports
 end

@@ -168,15 +168,6 @@ function M.strip(path)
   return tensor.cat(rows, 1)
 end
 
---- Saves a batch in the data's range ({lo, hi}, default {0, 1}) as a PNG grid (nrow per
--- row, default √n), mapped to [0, 1] and clamped. Returns path.
-function M.save_grid(path, x, range, nrow)
-  local image = require "scalespace.image"
-  local lo, hi = range and range[1] or 0, range and range[2] or 1
-  local y = (x - lo):mul_(1 / (hi - lo)):clamp_(0, 1)
-  return image.save_grid(path, y, { nrow = nrow or math.ceil(math.sqrt(x:shape()[1])) })
-end
-
 --- The pictures a script ends with: n samples as out/<name>samples.png and their
 -- trajectories (m snapshots each, x_T to x_0) as out/<name>trajectory.png. opts: as run,
 -- plus range (the data's), name (a file prefix), snapshots (10). Returns both paths.
@@ -189,8 +180,9 @@ function M.pictures(P, net, out, opts)
   run_opts.trajectory = opts.snapshots or 10
   local x, path = M.run(P, net, run_opts)
   local prefix = out .. "/" .. (opts.name or "")
-  return M.save_grid(prefix .. "samples.png", x, opts.range),
-    M.save_grid(prefix .. "trajectory.png", M.strip(path), opts.range, #path)
+  local image = require "scalespace.image"
+  return image.save_grid(prefix .. "samples.png", x, { range = opts.range }),
+    image.save_grid(prefix .. "trajectory.png", M.strip(path), { range = opts.range, nrow = #path })
 end
 
 return M

@@ -18,6 +18,7 @@ local checkpoint = require "scalespace.checkpoint"
 local progress = require "scalespace.progress"
 local plot = require "scalespace.plot"
 local sample = require "scalespace.sample"
+local image = require "scalespace.image"
 local data_mod = require "scalespace.data"
 local C, raise, arg_error = lib.C, lib.raise, lib.arg_error
 
@@ -177,7 +178,7 @@ function M.run(P, net, data, cfg)
       shape = { unpack(images:shape(), 2) }, prediction = c.prediction })
     for i, p in ipairs(params) do p:copy(live[i]) end
     net:training()
-    return sample.save_grid(string.format("%s/samples_%06d.png", c.out, step), x, c.data_range)
+    return image.save_grid(string.format("%s/samples_%06d.png", c.out, step), x, { range = c.data_range })
   end
 
   local bar = c.progress and progress.new { total = c.steps, initial = start, desc = P.name } or nil

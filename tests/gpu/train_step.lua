@@ -38,10 +38,10 @@ end
 local cases = {
   { name = "UNet 16x16", class = ss.nn.UNet, size = 16, out = 16,
     cfg = { in_ch = 3, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 8 }, heads = 2, dropout = 0.1,
-      image_size = 16, seed = seed, zero_init = false } },
+      size = 16, seed = seed, zero_init = false } },
   { name = "FlexiUNet 8x8 -> 16x16", class = ss.nn.FlexiUNet, size = 8, out = 16,
     cfg = { in_ch = 1, ch = 32, mult = { 1, 2, 2 }, num_res_blocks = 1, attn_res = { 4 }, dropout = 0.1,
-      image_size = 16, seed = seed, zero_init = false } },
+      size = 16, seed = seed, zero_init = false } },
 }
 for _, c in ipairs(cases) do
   print(c.name)
@@ -80,12 +80,12 @@ local dir = os.tmpname()
 os.remove(dir)
 local data = ss.rng(seed):uniform { 32, 1, 16, 16 }
 local nets = {
-  ddpm = function() return ss.nn.UNet { ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 8 }, image_size = 16,
+  ddpm = function() return ss.nn.UNet { ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 8 }, size = 16,
     seed = seed } end,
-  ihdm = function() return ss.nn.UNet { ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 8 }, image_size = 16,
+  ihdm = function() return ss.nn.UNet { ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 8 }, size = 16,
     seed = seed } end,
   ssd = function() return ss.nn.FlexiUNet { ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 8 },
-    image_size = 16, seed = seed } end,
+    size = 16, seed = seed } end,
 }
 local procs = {
   ddpm = function() return ss.process.ddpm { beta = ss.schedule.linear_beta(100) } end,

@@ -61,7 +61,7 @@ describe("checkpoint", function()
   end)
 
   it("saves and restores a whole training state bit for bit", function()
-    local cfg = { in_ch = 1, ch = 4, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 2 }, groups = 2, image_size = 4,
+    local cfg = { in_ch = 1, ch = 4, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 2 }, groups = 2, size = 4,
       dropout = 0.1, seed = 3 }
     local function setup()
       local net = ss.nn.UNet(cfg)
@@ -180,7 +180,7 @@ describe("checkpoint", function()
 
   it("loads a network's weights strictly: fewer levels or no attention is an error naming the entries", function()
     local path = dir .. "/net.safetensors"
-    local cfg = { ch = 8, mult = { 1, 2, 2 }, num_res_blocks = 1, attn_res = { 2 }, groups = 4, image_size = 8,
+    local cfg = { ch = 8, mult = { 1, 2, 2 }, num_res_blocks = 1, attn_res = { 2 }, groups = 4, size = 8,
       seed = 1 }
     local net = ss.nn.UNet(cfg)
     ck.save_state(path, { model = net, ema = ss.optim.EMA((net:parameters()), 0.9) })

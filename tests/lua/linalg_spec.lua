@@ -11,7 +11,7 @@ describe("linalg", function()
   local g = ss.rng(seed)
 
   it("solves an SPD system by CG and a nonsymmetric one by BiCGSTAB", function()
-    local A = ss.op.identity { 12, 12 } - 0.2 * ss.op.laplace { h = 12, w = 12 }   -- SPD
+    local A = ss.op.identity { size = 12 } - 0.2 * ss.op.laplace { size = 12 }   -- SPD
     local x_true = g:normal { 2, 12, 12 }
     local b = A(x_true)
     local x, info = ss.linalg.cg(A, b, { tol = 1e-6 })
@@ -36,7 +36,7 @@ describe("linalg", function()
   end)
 
   it("computes sqrt(A) v by Lanczos, and a Lua function of A", function()
-    local A = ss.op.identity { 10, 10 } - 0.1 * ss.op.laplace { h = 10, w = 10 }
+    local A = ss.op.identity { size = 10 } - 0.1 * ss.op.laplace { size = 10 }
     local v = g:normal { 10, 10 }
     local r = ss.linalg.lanczos(A, v, "sqrt", { k = 40 })
     assert.is_true(rel(ss.linalg.lanczos(A, r, "sqrt"), A(v)) < 1e-4)           -- sqrt(A) sqrt(A) v = A v
@@ -53,7 +53,7 @@ describe("linalg", function()
     local M = ss.op.resize { from = { 16, 16 }, to = { 8, 8 } }
     local MtM = M:T() * M
     local rho = 0.9 / ss.linalg.power_iteration(MtM, { rng = g, iterations = 50 })
-    local S = ss.op.identity { 16, 16 } - rho * MtM
+    local S = ss.op.identity { size = 16 } - rho * MtM
     local e = g:normal { 16, 16 }
     local z = ss.linalg.lanczos(S, e, "sqrt", { k = 40 })
     -- z^T z = e^T S e for z = S^(1/2) e
@@ -80,7 +80,7 @@ describe("osmosis", function()
 
   it("keeps every channel's mean within 1e-6 per step; Peter's relative entropy increases", function()
     local f = g:uniform({ 3, 24, 24 }, 0, 1)
-    local v = ss.osmosis.noise_guidance(f, g)
+    local v = ss.osmosis.noise_guidance(f, { rng = g })
     local times = {}
     for i = 1, 30 do times[i] = 2 ^ (i / 3) end
     local traj = ss.osmosis.evolve(f, v, { tau = 5, times = times })
@@ -108,7 +108,7 @@ describe("osmosis", function()
 
   it("makes the probabilistic guidance Peter describes", function()
     local f = ss.full({ 3, 32, 32 }, 0.3)
-    local v = ss.osmosis.noise_guidance(f, g)
+    local v = ss.osmosis.noise_guidance(f, { rng = g })
     assert.is_true(v:min() >= ss.full({ 1 }, 1e-6):get(1) and v:max() <= 1) -- 1e-6 as a float
     assert.is_true(math.abs(v:mean() - 0.3) < 0.01)
     assert.is_true(math.abs(v:std() - 0.1) < 0.01)

@@ -5,7 +5,7 @@ local ss = require "scalespace"
 local ssfx = dofile("tests/lua/ssfx.lua")
 
 local CONFIG = { in_ch = 2, ch = 4, mult = { 1, 2, 2 }, num_res_blocks = 1, attn_res = { 4 }, dropout = 0,
-  image_size = 8, heads = 2, groups = 2, zero_init = false }
+  size = 8, heads = 2, groups = 2, zero_init = false }
 
 -- max |a − b| / max |b|: relative to the reference's scale, as the other exactness tests.
 local function rel_err(a, b)
@@ -126,7 +126,7 @@ describe("ss.nn", function()
   end)
 
   it("initialises as PyTorch and ADM do", function()
-    local net = ss.nn.UNet { in_ch = 1, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = {}, image_size = 8 }
+    local net = ss.nn.UNet { in_ch = 1, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = {}, size = 8 }
     local conv = net.down[1].res[1].conv1
     local b = 1 / math.sqrt(32 * 9)
     assert.is_true(conv.weight:max() <= b and conv.weight:min() >= -b and conv.weight:max() > 0.9 * b)
@@ -135,7 +135,7 @@ describe("ss.nn", function()
     assert.equals(0, net.mid.attn.attn.proj.weight:abs():max())
     assert.equals(1, net.norm_out.weight:min())
     -- the same seed builds the same network; another seed another one
-    local again = ss.nn.UNet { in_ch = 1, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = {}, image_size = 8 }
+    local again = ss.nn.UNet { in_ch = 1, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, attn_res = {}, size = 8 }
     assert.equals(0, (again.down[1].res[1].conv1.weight - conv.weight):abs():max())
     -- parameter count equals PyTorch's for the fixture configuration
     local count = 0
@@ -154,7 +154,7 @@ describe("ss.nn", function()
     assert.is_true(kept > 400 and kept < 600)
     d:evaluate()
     assert.equals(x, d:forward(x))
-    local net = ss.nn.UNet { in_ch = 1, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, image_size = 8, attn_res = { 4 } }
+    local net = ss.nn.UNet { in_ch = 1, ch = 32, mult = { 1, 2 }, num_res_blocks = 1, size = 8, attn_res = { 4 } }
     local xi = g:normal { 2, 1, 8, 8 }
     local y1 = net:forward(xi, 5)
     local y2 = net:forward(xi, 5)
@@ -162,10 +162,11 @@ describe("ss.nn", function()
   end)
 
   it("rejects bad configs and inputs with clear errors", function()
-    assert.has_error(function() ss.nn.UNet { chanels = 3 } end, "nn.UNet: unknown config key 'chanels'")
+    assert.has_error(function() ss.nn.UNet { chanels = 3 } end, "nn.UNet: unknown config key 'chanels' (known: attn_res, "
+      .. "ch, dropout, groups, heads, in_ch, mult, num_res_blocks, out_ch, rng, seed, size, zero_init)")
     assert.has_error(function() ss.nn.UNet { ch = "64" } end, "nn.UNet: config key 'ch' must be a number, got string")
-    assert.has_error(function() ss.nn.UNet { image_size = 30, mult = { 1, 2, 2 } } end,
-      "nn.UNet: image_size 30 does not halve 2 times")
+    assert.has_error(function() ss.nn.UNet { size = 30, mult = { 1, 2, 2 } } end,
+      "nn.UNet: size 30 does not halve 2 times")
     assert.has_error(function() ss.nn.GroupNorm(32, 48) end, "nn.GroupNorm: 48 channels do not split into 32 groups")
     local net = ss.nn.FlexiUNet(CONFIG)
     local ok, err = pcall(net.forward, net, ss.zeros { 1, 2, 6, 6 }, 1)

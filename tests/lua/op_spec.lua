@@ -14,15 +14,15 @@ describe("operators", function()
   local g = ss.rng(seed)
 
   it("pass the dot-product test (<= 1e-6), built-in and composite", function()
-    local blur = ss.op.blur { h = 28, w = 28, sigma = 2 }
+    local blur = ss.op.blur { size = 28, sigma = 2 }
     local down = ss.op.resize { from = { 28, 28 }, to = { 14, 14 } }
     local cases = {
-      ss.op.identity { 6, 7 }, ss.op.dct2 { h = 9, w = 12 }, ss.op.heat { h = 16, w = 16, t = 1.5 }, blur,
-      ss.op.laplace { h = 8, w = 11 }, ss.op.diag_dct { scale = g:uniform { 10, 13 } }, down,
+      ss.op.identity { size = { 6, 7 } }, ss.op.dct2 { size = { 9, 12 } }, ss.op.heat { size = 16, t = 1.5 }, blur,
+      ss.op.laplace { size = { 8, 11 } }, ss.op.diag_dct { scale = g:uniform { 10, 13 } }, down,
       ss.op.resize { from = { 28, 28 }, to = { 8, 8 }, mode = "bicubic" },
       ss.op.resize { from = { 12, 20 }, to = { 5, 7 }, mode = "area" },
       ss.op.resize { from = { 7, 7 }, to = { 14, 14 }, mode = "nearest" },
-      down * blur, down:T() * down, 0.3 * blur + ss.op.identity { 28, 28 }, blur - 2 * blur, -(down * blur),
+      down * blur, down:T() * down, 0.3 * blur + ss.op.identity { size = 28 }, blur - 2 * blur, -(down * blur),
     }
     for _, M in ipairs(cases) do
       local err = ss.op.check(M, { rng = g })
@@ -51,7 +51,7 @@ describe("operators", function()
 
   it("keeps the heat semigroup, the mean, and the identity at t = 0", function()
     local x = g:uniform { 2, 3, 16, 16 }
-    local H = function(t) return ss.op.heat { h = 16, w = 16, t = t } end
+    local H = function(t) return ss.op.heat { size = 16, t = t } end
     assert.is_true(maxdiff(H(1.2)(H(0.8)(x)), H(2)(x)) <= 1e-5)
     assert.is_true(maxdiff((H(1.2) * H(0.8))(x), H(2)(x)) <= 1e-5)
     assert.is_true(maxdiff(H(3)(x):per_sample("mean"), x:per_sample("mean")) <= 1e-6)
@@ -69,10 +69,10 @@ describe("operators", function()
       name = "halve", in_shape = { 8, 8 }, out_shape = { 8, 8 },
       apply = function(x) return x * mask end, adjoint = function(y) return y * mask end,
     }
-    local M = ss.op.resize { from = { 8, 8 }, to = { 4, 4 } } * halve * ss.op.heat { h = 8, w = 8, t = 1 }
+    local M = ss.op.resize { from = { 8, 8 }, to = { 4, 4 } } * halve * ss.op.heat { size = 8, t = 1 }
     assert.is_true(ss.op.check(M, { rng = g }) <= 1e-6)
     local x = g:normal { 2, 8, 8 }
-    local direct = ss.op.resize { from = { 8, 8 }, to = { 4, 4 } }(halve(ss.op.heat { h = 8, w = 8, t = 1 }(x)))
+    local direct = ss.op.resize { from = { 8, 8 }, to = { 4, 4 } }(halve(ss.op.heat { size = 8, t = 1 }(x)))
     assert.are.equal(0, maxdiff(M(x), direct))
     collectgarbage()
     collectgarbage() -- the composite keeps its Lua part alive
@@ -113,14 +113,22 @@ describe("operators", function()
     local ok, err = pcall(function() local _ = down * down end)
     assert.truthy(err:find("op_spec.lua:%d+: ss_linop_compose: .*takes %(...,28,28%) and B .* gives %(...,14,14%)"))
     ok, err = pcall(function() local _ = down(ss.ones { 1, 27, 28 }) end)
-    assert.truthy(err:find("takes (...,28,28), got input (1,27,28)", 1, true))
-    ok, err = pcall(function() local _ = ss.op.heat { h = 4, w = 4, t = -1 } end)
-    assert.is_false(ok)
+    assert.truthy(err:find("apply: operator 'resize_bilinear_aa(28x28->14x14)' takes (…,28,28), got (1,27,28)", 1,
+      true), err)
+    -- an operator far larger than its input is refused before anything is allocated
+    ok, err = pcall(function() local _ = ss.op.dct2 { size = 100000 }(ss.ones { 4, 4 }) end)
+    assert.truthy(err:find("apply: operator 'dct2' takes (…,100000,100000), got (4,4)", 1, true), err)
+    ok, err = pcall(function() local _ = ss.op.heat { size = 4, t = -1 } end)
+    assert.truthy(err:find("op.heat: t must be a finite number >= 0, got -1", 1, true), err)
+    ok, err = pcall(function() local _ = ss.op.heat { size = "8", t = 1 } end)
+    assert.truthy(err:find('op.heat: size must be a size n or {h, w}, got "8"', 1, true), err)
+    ok, err = pcall(function() local _ = ss.op.blur { h = 8, w = 8, sigma = 1 } end)
+    assert.truthy(err:find("op.blur: the image size is size = n or size = {h, w}", 1, true), err)
     ok, err = pcall(function() local _ = ss.op.resize { from = { 4, 4 }, to = { 2, 2 }, mode = "lanczos" } end)
     assert.truthy(err:find('mode must be "bilinear"', 1, true))
     local bad = ss.op.new { name = "bad", in_shape = { 4, 4 }, out_shape = { 4, 4 },
       apply = function() error("boom from user code", 0) end, adjoint = function(y) return y end }
-    ok, err = pcall(function() local _ = (bad * ss.op.heat { h = 4, w = 4, t = 1 })(ss.ones { 1, 4, 4 }) end)
+    ok, err = pcall(function() local _ = (bad * ss.op.heat { size = 4, t = 1 })(ss.ones { 1, 4, 4 }) end)
     assert.truthy(err:find("boom from user code", 1, true))
     local wrong = ss.op.new { name = "wrong", in_shape = { 4, 4 }, out_shape = { 4, 4 },
       apply = function() return 3 end, adjoint = function(y) return y end }

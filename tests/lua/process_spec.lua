@@ -251,7 +251,7 @@ describe("scale-space properties (Peter, Sect. 5)", function()
   end)
 
   it("semigroup: blurring diffusion steps reach the direct transition, per frequency", function()
-    local D = ss.op.dct2 { h = 8, w = 8 }
+    local D = ss.op.dct2 { size = 8 }
     for _, P in ipairs { ss.process.blurring { size = 8, T = 40 },
       ss.process.blurring { size = 8, form = "peter", beta = 0.1, times = { 0.5, 1, 2, 4, 8, 16 } } } do
       local t = P.T
@@ -389,7 +389,7 @@ describe("scale-space properties (Peter, Sect. 5)", function()
     assert.is_true(zm < 5 and zv < 5)
 
     local B = ss.process.blurring { size = 8, form = "peter", beta = 0.1, times = { 10, 100, 1000 } }
-    local D = ss.op.dct2 { h = 8, w = 8 }
+    local D = ss.op.dct2 { size = 8 }
     local Y = D(B:marginal(repeat_image(x0, N), B.T, g))
     local fmean, fvar = colstats(Y)
     local expect_m, expect_v = {}, {}
@@ -469,7 +469,7 @@ describe("process interface", function()
   end)
 
   it("builds a new process from a new operator in a few lines", function()
-    local blur8, blur4 = ss.op.blur { h = 8, w = 8, sigma = 0.7 }, ss.op.blur { h = 4, w = 4, sigma = 0.7 }
+    local blur8, blur4 = ss.op.blur { size = 8, sigma = 0.7 }, ss.op.blur { size = 4, sigma = 0.7 }
     local P = ss.process.linear { name = "blur_noise", size = 8, T = 6,
       step_op = function(t)
         if t == 3 then return ss.op.resize { from = { 8, 8 }, to = { 4, 4 } } end

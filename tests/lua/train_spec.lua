@@ -17,12 +17,12 @@ print("train_spec seed " .. seed)
 -- 64 smooth random 8x8 images in [0, 1] and a small network for them.
 local function data()
   local g = ss.rng(seed)
-  local x = ss.op.blur { h = 8, w = 8, sigma = 1 }(g:uniform { 64, 1, 8, 8 })
+  local x = ss.op.blur { size = 8, sigma = 1 }(g:uniform { 64, 1, 8, 8 })
   return x
 end
 local function net(flexi)
   local cls = flexi and ss.nn.FlexiUNet or ss.nn.UNet
-  return cls { ch = 8, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 4 }, groups = 4, image_size = 8, dropout = 0.1,
+  return cls { ch = 8, mult = { 1, 2 }, num_res_blocks = 1, attn_res = { 4 }, groups = 4, size = 8, dropout = 0.1,
     seed = seed }
 end
 

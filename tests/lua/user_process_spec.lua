@@ -37,10 +37,10 @@ ss.process.register("spec_blur_down", function(o)
 end)
 
 local function data()
-  return ss.op.blur { h = 8, w = 8, sigma = 1 }(ss.rng(seed):uniform({ 32, 1, 8, 8 }, -1, 1))
+  return ss.op.blur { size = 8, sigma = 1 }(ss.rng(seed):uniform({ 32, 1, 8, 8 }, -1, 1))
 end
 local function net()
-  return ss.nn.FlexiUNet { ch = 8, mult = { 1, 2 }, num_res_blocks = 1, attn_res = {}, groups = 4, image_size = 8,
+  return ss.nn.FlexiUNet { ch = 8, mult = { 1, 2 }, num_res_blocks = 1, attn_res = {}, groups = 4, size = 8,
     dropout = 0, seed = seed }
 end
 

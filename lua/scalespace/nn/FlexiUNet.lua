@@ -1,5 +1,5 @@
 --- nn.FlexiUNet — Scale Space Diffusion's Flexi-UNet: one parameter set for every level
--- of the resolution pyramid image_size, image_size/2, ... (one level per entry of mult).
+-- of the resolution pyramid size, size/2, ... (one level per entry of mult).
 -- forward(x, t, {out_size=}) enters the encoder at the level of x's resolution through a
 -- 1x1 adapter (after the shared input convolution), runs only the blocks from there down
 -- and back up, and leaves the decoder at out_size (x's size, or twice it for a

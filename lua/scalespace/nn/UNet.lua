@@ -1,7 +1,7 @@
 --- nn.UNet — ADM's UNet (IHDM, DDPM, blurring diffusion).
 --
 --   local net = ss.nn.UNet { in_ch = 1, ch = 32, mult = { 1, 2, 2 }, num_res_blocks = 2,
---                            attn_res = { 7 }, dropout = 0.1, image_size = 28, seed = 1 }
+--                            attn_res = { 7 }, dropout = 0.1, size = 28, seed = 1 }
 --   local y = net:forward(x, t)          -- x (N,C,H,W), t a number, a Lua list or an (N) tensor
 --   net:zero_grad(); net:backward(x, dy) -- gradients of every parameter accumulate (+=)
 local lib = require "scalespace.ffi"
@@ -21,7 +21,7 @@ local ffi, C, check, raise, arg_error = lib.ffi, lib.C, lib.check, lib.raise, li
 local UNet = base.class("UNet")
 
 local unet_defaults = { in_ch = 1, out_ch = false, ch = 64, mult = { 1, 2, 2 }, num_res_blocks = 2, attn_res = { 7 },
-  dropout = 0.1, image_size = 28, heads = 1, groups = 32, seed = 0, rng = false, zero_init = true }
+  dropout = 0.1, size = 28, heads = 1, groups = 32, seed = 0, rng = false, zero_init = true }
 
 --- The config with defaults, checked (unknown keys, types, sizes), for UNet and its subclasses.
 function UNet.check_config(cfg, fname)
@@ -29,7 +29,12 @@ function UNet.check_config(cfg, fname)
   local c = {}
   for k, v in pairs(cfg) do
     local d = unet_defaults[k]
-    if d == nil then raise(string.format("%s: unknown config key '%s'", fname, tostring(k))) end
+    if d == nil then
+      local known = {}
+      for name in pairs(unet_defaults) do known[#known + 1] = name end
+      table.sort(known)
+      raise(string.format("%s: unknown config key '%s' (known: %s)", fname, tostring(k), table.concat(known, ", ")))
+    end
     if d ~= false and type(v) ~= type(d) then
       raise(string.format("%s: config key '%s' must be a %s, got %s", fname, k, type(d), lib.typename(v)))
     end
@@ -41,16 +46,16 @@ function UNet.check_config(cfg, fname)
   c.out_ch = c.out_ch or c.in_ch
   local levels = #c.mult
   if levels < 1 then raise(fname .. ": mult needs at least one level") end
-  if c.image_size % 2 ^ (levels - 1) ~= 0 then
-    raise(string.format("%s: image_size %d does not halve %d times", fname, c.image_size, levels - 1))
+  if c.size % 2 ^ (levels - 1) ~= 0 then
+    raise(string.format("%s: size %d does not halve %d times", fname, c.size, levels - 1))
   end
   if c.dropout < 0 or c.dropout >= 1 then raise(fname .. ": dropout must be in [0, 1), got " .. c.dropout) end
   return c
 end
 
 --- UNet{in_ch=1, out_ch=in_ch, ch=64, mult={1,2,2}, num_res_blocks=2, attn_res={7},
--- dropout=0.1, image_size=28, heads=1, groups=32, seed=0 (or rng=), zero_init=true}:
--- ADM's UNet. Level l (1..#mult) works at image_size/2^(l−1) with ch·mult[l] channels;
+-- dropout=0.1, size=28, heads=1, groups=32, seed=0 (or rng=), zero_init=true}:
+-- ADM's UNet. Level l (1..#mult) works at size/2^(l−1) with ch·mult[l] channels;
 -- attention follows the res blocks of the levels whose resolution is in attn_res, and
 -- the middle block always has it; the time embedding (sinusoidal, width ch, then two
 -- Linear layers to 4·ch) enters every res block. forward(x, t) predicts whatever the
@@ -70,7 +75,7 @@ function UNet.build(c, cls)
   local attn_res = {}
   for _, r in ipairs(c.attn_res) do attn_res[r] = true end
   for l = 1, L do
-    self.sizes[l] = c.image_size / 2 ^ (l - 1)
+    self.sizes[l] = c.size / 2 ^ (l - 1)
     self.attn_at[l] = attn_res[self.sizes[l]] or false
   end
   self:add("temb1", Linear.new(ch, emb_dim, o)).no_input_grad = true

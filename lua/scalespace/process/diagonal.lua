@@ -110,7 +110,7 @@ function Diagonal:mean_op(t)
   local l = self:lam(self:check_time(t, "mean_op"))
   if is_t(l) then return op.diag_dct { scale = l } end
   local h, w = self.h or 1, self.w or 1
-  return l * op.identity { h, w }
+  return l * op.identity { size = { h, w } }
 end
 
 function Diagonal:std(t) return sqrt0(self:gamma2(self:check_time(t, "std"))) end
@@ -337,7 +337,7 @@ end
 -- A DCT-diagonal process on h×w images: rates Λ = (πk/h)² + (πl/w)².
 local function spectral(name, opts, T)
   local h, w = base.size(opts, "ss.process." .. name)
-  local P = setmetatable({ name = name, T = T, h = h, w = w, D = op.dct2 { h = h, w = w } }, Diagonal)
+  local P = setmetatable({ name = name, T = T, h = h, w = w, D = op.dct2 { size = { h, w } } }, Diagonal)
   P.rates = tensor.empty { h, w }
   lib.check(lib.C.ss_heat_frequencies(P.rates.p))
   P.shape = { opts.channels or 1, h, w }

@@ -192,7 +192,7 @@ end
 function Linear:mean_op(t)
   self:check_time(t, "mean_op")
   local c, A = self:steps_between(0, t)
-  return c * (A or op.identity(self.sizes[0]))
+  return c * (A or op.identity { size = self.sizes[0] })
 end
 
 function Linear:std(t) return self.sigmas[self:check_time(t, "std")] end
@@ -207,7 +207,7 @@ function Linear:op_step(x, t, g)
       self.name, t, ss * ss * self:lmax(t), st * st))
   end
   local eps = base.noise(g, y:shape(), self.name .. ".step", y:device_name())
-  local Sigma = (st * st) * op.identity(self.sizes[t]) - (ss * ss) * (B * B:T())
+  local Sigma = (st * st) * op.identity { size = self.sizes[t] } - (ss * ss) * (B * B:T())
   return y:add_((linalg.lanczos(Sigma, eps, "sqrt", { k = self.k })))
 end
 
@@ -298,7 +298,7 @@ function Linear:posterior_mu(xt, mu, t, g, opts)
     return mean + eps * (ss * math.sqrt(math.max(1 - rho * c * c, 0))), mean
   end
   rho = math.min(rho, (1 - 1e-3) / self:lmax(t, s))
-  local K = op.identity(self.sizes[s]) - (rho * c * c) * (A:T() * A)
+  local K = op.identity { size = self.sizes[s] } - (rho * c * c) * (A:T() * A)
   return mean + linalg.lanczos(K, eps, "sqrt", { k = self.k }):mul_(ss), mean
 end
 

@@ -33,7 +33,7 @@ end
 
 --- The noise guidance of a batch x0 (its per-image mean plus σ-noise, clipped).
 function Osmosis:guidance(x0, g)
-  return osmosis.noise_guidance(x0, g, { sigma = self.sigma })
+  return osmosis.noise_guidance(x0, { rng = g, sigma = self.sigma })
 end
 
 -- Osmosis from time index s to t with guidance v.
