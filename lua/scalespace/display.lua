@@ -371,7 +371,7 @@ local function print_bundle(data)
       line = line .. "  [" .. path .. "]"
     end
   end
-  print(line)
+  io.write(line, "\n")
 end
 
 local function send(kind, data, id)
