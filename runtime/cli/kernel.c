@@ -296,22 +296,25 @@ static int load_cell(lua_State *L, const char *code, size_t n, const char *name)
         size_t p = end;
         while (p > 0 && g[p - 1] != '\n')
             p--;
-        if (may_start_expression(g + p, n - p) && luaL_loadbuffer(L, g, p, name) == 0) {
-            lua_pop(L, 1);
-            lua_pushlstring(L, g, p); /* head; the tail's line keeps its number */
-            lua_pushliteral(L, "return (function(...) return ... end)(");
-            lua_pushlstring(L, g + p, n - p);
-            lua_pushliteral(L, "\n)");
-            lua_concat(L, 4);
-            size_t len;
-            const char *split = lua_tolstring(L, -1, &len);
-            if (luaL_loadbuffer(L, split, len, name) == 0) {
-                lua_remove(L, -2); /* the split text */
-                if (globalized)
-                    lua_remove(L, -2);
-                return 0;
+        if (may_start_expression(g + p, n - p)) {
+            int head_ok = luaL_loadbuffer(L, g, p, name) == 0;
+            lua_pop(L, 1); /* the head's function or message */
+            if (head_ok) {
+                lua_pushlstring(L, g, p); /* head; the tail's line keeps its number */
+                lua_pushliteral(L, "return (function(...) return ... end)(");
+                lua_pushlstring(L, g + p, n - p);
+                lua_pushliteral(L, "\n)");
+                lua_concat(L, 4);
+                size_t len;
+                const char *split = lua_tolstring(L, -1, &len);
+                if (luaL_loadbuffer(L, split, len, name) == 0) {
+                    lua_remove(L, -2); /* the split text */
+                    if (globalized)
+                        lua_remove(L, -2);
+                    return 0;
+                }
+                lua_pop(L, 2);
             }
-            lua_pop(L, 2);
         }
         if (p == 0)
             break;

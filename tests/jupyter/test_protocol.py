@@ -220,6 +220,19 @@ class ProtocolTests(unittest.TestCase):
         reply, out = self.k.execute("kept + 1")
         self.assertEqual(result_text(out), "42")
 
+    def test_a_cells_last_expression_is_its_result_and_a_last_statement_gives_none(self):
+        for code, want in [
+            ("local a = 1\nfunction f()\n  return a + 1\nend", None),  # ends with a block: no Out
+            ("for i = 1, 2 do\nend\nf() * 10", "20"),
+            ("local t = {\n  1,\n  2,\n}\n#t", "2"),
+            ("local big = {\n  x = 1,\n  y = 'two',\n}", None),
+            ("local big = {\n  x = 1,\n}\nbig", "{x = 1}"),  # a local made global, then shown
+            ("-- only a comment", None),
+        ]:
+            reply, out = self.k.execute(code)
+            self.assertEqual(reply["content"]["status"], "ok", code)
+            self.assertEqual(result_text(out), want, code)
+
     def test_shutdown_exits_within_5_seconds(self):
         self.k.execute("local ss = require 'scalespace'\nbig = ss.zeros {256, 256}")
         start = time.monotonic()
