@@ -224,6 +224,8 @@ class ProtocolTests(unittest.TestCase):
         for code, want in [
             ("local a = 1\nfunction f()\n  return a + 1\nend", None),  # ends with a block: no Out
             ("for i = 1, 2 do\nend\nf() * 10", "20"),
+            ("f();", None),  # a trailing ; makes the call a statement: no Out
+            ("f()", "2"),
             ("local t = {\n  1,\n  2,\n}\n#t", "2"),
             ("local big = {\n  x = 1,\n  y = 'two',\n}", None),
             ("local big = {\n  x = 1,\n}\nbig", "{x = 1}"),  # a local made global, then shown
