@@ -340,6 +340,9 @@ function Bar:close()
   return self
 end
 
+--- The bar's text line (what a REPL or a notebook's Out shows for the bar itself).
+function Bar:__tostring() return "progress: " .. self:line(nil, self.closed) end
+
 M.Bar = Bar
 
 return M

@@ -468,12 +468,12 @@ int ss_image_encode_png(uint8_t *buf, size_t cap, size_t *need, const ss_tensor 
         batch = view;
         nrow = 1, padding = 0;
     }
+    const int C = (int)batch->shape[1];
     png_byte *hwc;
     int64_t GH, GW;
     int rc = grid_bytes(op, what, batch, nrow, padding, pad_value, &hwc, &GH, &GW);
     ss_tensor_free(view);
     if (rc != SS_OK) return rc;
-    const int C = (int)batch->shape[1];
     png_byte *big = hwc;
     if (scale > 1) { /* every pixel a scale x scale block */
         if (GH > PNG_DIM_MAX / scale || GW > PNG_DIM_MAX / scale ||
