@@ -326,12 +326,6 @@ static int load_cell(lua_State *L, const char *code, size_t n, const char *name)
     return st;
 }
 
-/* The execute_result data of the values on top of the stack: {"text/plain": ...}. */
-static int format_result(lua_State *L)
-{
-    return host_format_values(L);
-}
-
 /* Runs the function on top of the stack with the message handler; LUA_MULTRET results. */
 static int run_protected(lua_State *L, int narg)
 {
@@ -360,9 +354,7 @@ static void add_error_fields(cJSON *c, lua_State *L, int interrupted)
     for (size_t i = 0; i <= n;) {
         const char *nl = memchr(msg + i, '\n', n - i);
         size_t e = nl ? (size_t)(nl - msg) : n;
-        /* the kernel's own frames say nothing about the cell */
-        if (!(e - i >= 5 && memmem(msg + i, e - i, "[C]: ?", 6)))
-            cJSON_AddItemToArray(lines, kw_string(msg + i, e - i));
+        cJSON_AddItemToArray(lines, kw_string(msg + i, e - i));
         i = e + 1;
     }
     cJSON_AddItemToObject(c, "traceback", lines);
@@ -385,7 +377,7 @@ static cJSON *user_expressions(const request *r)
         if (st == 0)
             st = run_protected(L, 0);
         if (st == 0) {
-            lua_pushcfunction(L, format_result);
+            lua_pushcfunction(L, host_format_values);
             lua_insert(L, top + 1);
             st = run_protected(L, lua_gettop(L) - top - 1);
         }
@@ -604,7 +596,7 @@ static void on_execute(request *r)
             st = run_protected(L, 0);
     }
     if (st == 0 && lua_gettop(L) > top && !silent) {
-        lua_pushcfunction(L, format_result);
+        lua_pushcfunction(L, host_format_values);
         lua_insert(L, top + 1);
         st = run_protected(L, lua_gettop(L) - top - 1);
         if (st == 0) {

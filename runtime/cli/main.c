@@ -16,8 +16,7 @@
  * line that failed; a script's os.exit(n) exits with n (after closing the Lua state, so that
  * finalizers run, unless os.exit(n, false)).
  */
-#define _GNU_SOURCE /* getline, readlink, sigaction */
-#include <limits.h>
+#define _GNU_SOURCE /* getline, sigaction */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
