@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_OUT ?= /tmp/scalespace-fuzz
 FUZZERS = png idx mnist_json safetensors torchfile
 
-.PHONY: run test test-asan fuzz build setup bench clean
+.PHONY: run test test-asan fuzz build setup bench clean notebook kernel-install
 
 setup:
 	@tools/setup.sh
@@ -27,6 +27,19 @@ run: build
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# Jupyter (Debian's jupyter-notebook; JupyterLab is not in Debian 12) on notebooks/, with the
+# scalespace kernel of this build.
+notebook:
+	@SS_SETUP_NOTEBOOK=1 tools/setup.sh
+	$(MAKE) build
+	JUPYTER_PATH=$(abspath $(BUILD))/share/jupyter jupyter notebook --notebook-dir=notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The kernelspec for this user (it runs this build's executable): any Jupyter then offers
+# "scalespace (Lua)".
+kernel-install: build
+	jupyter kernelspec install --user --replace --name scalespace $(BUILD)/share/jupyter/kernels/scalespace
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite (CPU build).
 test-asan: setup

@@ -8,7 +8,13 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config luajit libluajit-5.1-dev libfftw3-dev libopenblas-dev
           liblapacke-dev libpng-dev zlib1g-dev libcjson-dev librandom123-dev libedit-dev lua-busted
           dataset-fashion-mnist npm gnuplot-nox
-          libopenmpi-dev openmpi-bin)   # distributed runs (ss.dist) and their 2-rank tests
+          libopenmpi-dev openmpi-bin   # distributed runs (ss.dist) and their 2-rank tests
+          libzmq3-dev libsodium-dev    # the Jupyter kernel, and its tests:
+          jupyter-client python3-nbclient python3-nbformat python3-jupyter-kernel-test)
+# `make notebook` also needs the notebook server (Debian 12 has no JupyterLab).
+if [ "${SS_SETUP_NOTEBOOK:-0}" = 1 ]; then
+  packages+=(jupyter-notebook)
+fi
 # Extra packages for `make bench` (the peers we time against) and fixture regeneration.
 if [ "${SS_SETUP_PEERS:-0}" = 1 ]; then
   packages+=(python3-numpy python3-scipy python3-torch python3-pil)

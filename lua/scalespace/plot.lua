@@ -295,6 +295,8 @@ end
 -- @bool[opt] opts.keep_script keep `<path without .png>.gp` and its `.dat` next to the PNG
 --   (`gnuplot fig.gp`, run from the same directory as the script that drew it, redraws fig.png)
 -- @string[opt="gnuplot"] opts.gnuplot the gnuplot executable
+-- @bool[opt] opts.display in a Jupyter notebook, show the figure inline (default: when
+--   called from the notebook's own code, not from a library module such as ss.train)
 -- @treturn string path
 function M.lines(path, opts)
   if type(path) ~= "string" then arg_error("plot.lines", 1, "a file path", path) end
@@ -362,6 +364,7 @@ function M.lines(path, opts)
   if not renamed then fail("plot.lines: cannot rename to " .. path .. ": " .. tostring(rerr)) end
   temps[2] = nil -- now the PNG itself
   cleanup()
+  require("scalespace.display").figure(path, opts.display)
   return path
 end
 

@@ -7,6 +7,10 @@
 -- When the stream is not a terminal (a log file, a pipe, CI), a plain line without the bar
 -- and without "\r" is printed at most every `every_plain` seconds, and once at the end.
 --
+-- In a Jupyter notebook (the scalespace kernel) a bar on io.stderr or io.stdout is one
+-- output, an HTML <progress> bar with the line beside it (the line alone as the text form),
+-- updated in place at most five times a second.
+--
 --     local progress = require "scalespace.progress"
 --     local bar = progress.new{total = steps, desc = "train"}
 --     for i = 1, steps do
@@ -15,8 +19,8 @@
 --     end
 --     bar:close()
 --
--- The environment variable `SS_PROGRESS=plain|tty|off` overrides the terminal detection
--- (an explicit `plain` option overrides both). Rates and ETAs use a monotonic clock.
+-- The environment variable `SS_PROGRESS=plain|tty|off` overrides the terminal and notebook
+-- detection (an explicit `plain` option overrides both). Rates and ETAs use a monotonic clock.
 -- @module scalespace.progress
 
 local M = {}
@@ -77,8 +81,9 @@ function M.isatty(stream)
   return ok and res == true
 end
 
---- How a bar with these options draws on `stream`: "tty", "plain" or "off".
--- `opts.plain` (true/false) wins, then `SS_PROGRESS`, then terminal detection.
+--- How a bar with these options draws on `stream`: "tty", "plain", "notebook" or "off".
+-- `opts.plain` (true/false) wins, then `SS_PROGRESS`, then a notebook (io.stdout or io.stderr
+-- in the scalespace Jupyter kernel), then terminal detection.
 -- @tab opts options of @{new}
 -- @param stream the output stream
 -- @treturn string
@@ -87,6 +92,7 @@ function M.mode(opts, stream)
   if opts.plain == false then return "tty" end
   local env = os.getenv("SS_PROGRESS")
   if env == "plain" or env == "tty" or env == "off" then return env end
+  if package.loaded["scalespace.kernel"] and (stream == io.stdout or stream == io.stderr) then return "notebook" end
   return M.isatty(stream) and "tty" or "plain"
 end
 
@@ -232,6 +238,26 @@ local function emit(self, s)
   if self.stream.flush then self.stream:flush() end
 end
 
+-- Seconds between updates of a notebook's bar: at most five a second.
+local NOTEBOOK_EVERY = 0.2
+
+-- Draws the bar in its notebook output (made at the first draw, then updated).
+local function draw_notebook(self, now, final)
+  local display = require "scalespace.display"
+  local text = self:line(now, final)
+  local bar = self.total and string.format('<progress value="%s" max="%s" style="width:20em"></progress>',
+    M.format_value(self.n), M.format_value(self.total)) or '<progress style="width:20em"></progress>'
+  local html = '<div style="font-family:monospace">' .. bar .. " " ..
+    text:gsub("[&<>]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;" }) .. "</div>"
+  local data = { ["text/html"] = html, ["text/plain"] = text }
+  self.last_draw = now
+  if self.handle then
+    self.handle:update(data)
+  else
+    self.handle = display.mime(data, { display_id = true })
+  end
+end
+
 -- Draws the line in place on a terminal, padding over the rest of a longer previous line.
 local function draw(self, now, final)
   local text = self:line(now, final)
@@ -258,6 +284,8 @@ function Bar:update(n, values)
   local now = self.clock()
   if self.mode == "tty" then
     if now - self.last_draw >= self.every then draw(self, now, false) end
+  elseif self.mode == "notebook" then
+    if now - self.last_draw >= NOTEBOOK_EVERY then draw_notebook(self, now, false) end
   elseif now - self.last_plain >= self.every_plain then
     self.last_plain = now
     emit(self, self:line(now, false) .. "\n")
@@ -286,6 +314,9 @@ function Bar:write(text)
     emit(self, "\r" .. text .. pad .. "\n")
     self.last_len = 0
     draw(self, self.clock(), false)
+  elseif self.mode == "notebook" then -- a message, not progress: the bar stays one output
+    io.stdout:write(text, "\n")
+    io.stdout:flush()
   else
     emit(self, text .. "\n")
   end
@@ -301,11 +332,16 @@ function Bar:close()
   local now = self.clock()
   if self.mode == "tty" then
     draw(self, now, true)
+  elseif self.mode == "notebook" then
+    draw_notebook(self, now, true)
   else
     emit(self, self:line(now, true) .. "\n")
   end
   return self
 end
+
+--- The bar's text line (what a REPL or a notebook's Out shows for the bar itself).
+function Bar:__tostring() return "progress: " .. self:line(nil, self.closed) end
 
 M.Bar = Bar
 

@@ -4,6 +4,7 @@
  *   scalespace -e 'code' [-e ...]   run code (then a script, if one follows)
  *   scalespace -                    run a script read from stdin
  *   scalespace [-i]                 REPL (libedit on a terminal, plain line reading otherwise)
+ *   scalespace --kernel CONN.json   a Jupyter kernel (kernel.c)
  *
  * Before anything runs, package.path gets the Lua tree next to the executable (the build tree's
  * lua/ and the installed share/scalespace/lua/), with $SCALESPACE_LUA_PATH in front of it, and
@@ -15,8 +16,7 @@
  * line that failed; a script's os.exit(n) exits with n (after closing the Lua state, so that
  * finalizers run, unless os.exit(n, false)).
  */
-#define _GNU_SOURCE /* getline, readlink, sigaction */
-#include <limits.h>
+#define _GNU_SOURCE /* getline, sigaction */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +30,9 @@
 
 #include <editline/readline.h>
 
+#include "host.h"
+#include "kernel.h"
 #include "scalespace.h"
-
-#ifndef SS_VERSION_STRING
-#define SS_VERSION_STRING "unknown"
-#endif
 
 #define SS_HISTORY_FILE ".scalespace_history"
 #define SS_HISTORY_MAX 1000
@@ -81,6 +79,7 @@ static void print_usage(FILE *f)
             "  -l name        require module 'name' into global 'name' (-l g=mod: into 'g')\n"
             "  -i             enter the REPL after running the script or -e code\n"
             "  -v, --version  print the version (and exit, unless there is more to do)\n"
+            "  --kernel FILE  run as a Jupyter kernel on connection file FILE\n"
             "  -h, --help     print this help and exit\n"
             "  --             stop handling options\n"
             "  -              run a script read from stdin\n"
@@ -102,21 +101,13 @@ static void print_version(void)
 
 /* ------------------------------------------------------------------ interruption */
 
-static void lstop(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
-}
-
 /* SIGINT while Lua code runs: restore the default action (a second Ctrl-C kills the
- * process, e.g. inside JIT-compiled code that never reaches a hook) and ask the VM to
- * stop at the next hook. */
+ * process, e.g. inside a pure-Lua JIT-compiled loop that never reaches a hook or calls
+ * the library) and interrupt the code (see host_interrupt). */
 static void laction(int sig)
 {
     signal(sig, SIG_DFL);
-    if (globalL != NULL)
-        lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    host_interrupt(globalL);
 }
 
 /* SIGINT while readline() waits: note it; readline() then returns and the line is dropped. */
@@ -138,36 +129,6 @@ static void set_sigint(void (*handler)(int), struct sigaction *old)
 
 /* ------------------------------------------------------------------ calling Lua */
 
-/* Message handler: the message (or a description of a non-string error) plus a traceback.
- * A nil error object stays nil, and report() prints nothing for it. */
-static int msghandler(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (lua_isnoneornil(L, 1))
-        return 1; /* error() without a message: exit 1 silently, as lua 5.1 does (busted relies on it) */
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-            msg = lua_tostring(L, -1);
-        else
-            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    }
-    /* debug.traceback when it is there (scripts may replace it), luaL_traceback otherwise. */
-    lua_pushliteral(L, "debug");
-    lua_rawget(L, LUA_GLOBALSINDEX);
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "traceback");
-        if (lua_isfunction(L, -1)) {
-            lua_pushstring(L, msg);
-            lua_pushinteger(L, 2);
-            lua_call(L, 2, 1);
-            if (lua_type(L, -1) == LUA_TSTRING)
-                return 1;
-        }
-    }
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
 /* Calls the function below the narg arguments on top of the stack, with the message handler
  * and the SIGINT handler in place. */
 static int docall(lua_State *L, int narg, int nres)
@@ -175,15 +136,14 @@ static int docall(lua_State *L, int narg, int nres)
     int status;
     int base = lua_gettop(L) - narg;
     struct sigaction old;
-    lua_pushcfunction(L, msghandler);
+    lua_pushcfunction(L, host_msghandler);
     lua_insert(L, base);
     if (!sigint_ignored)
         set_sigint(laction, &old);
     status = lua_pcall(L, narg, nres, base);
     if (!sigint_ignored)
         sigaction(SIGINT, &old, NULL);
-    if (lua_gethook(L) == lstop) /* a Ctrl-C that arrived after the last hook */
-        lua_sethook(L, NULL, 0, 0);
+    host_interrupt_done(L);
     lua_remove(L, base);
     if (status != 0)
         lua_gc(L, LUA_GCCOLLECT, 0);
@@ -222,89 +182,7 @@ static int dolibrary(lua_State *L, const char *spec)
     return report(L, status, progname);
 }
 
-/* ------------------------------------------------------------------ host setup */
-
-/* os.exit([code [, close]]): as LuaJIT's, except that the state is closed unless close is false,
- * so finalizers (ffi.gc: tensors, device memory) run before the process exits. */
-static int host_exit(lua_State *L)
-{
-    int status = EXIT_SUCCESS;
-    if (lua_isboolean(L, 1))
-        status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
-    else if (!lua_isnoneornil(L, 1))
-        status = (int)luaL_checkinteger(L, 1);
-    if (lua_isnoneornil(L, 2) || lua_toboolean(L, 2)) {
-        globalL = NULL;
-        lua_close(L);
-    }
-    exit(status);
-}
-
-/* package.path = $SCALESPACE_LUA_PATH; <exe_dir>/lua/...; <exe_dir>/../share/scalespace/lua/...;
- * then LuaJIT's own path. package.loaded["scalespace.host"] = {exe=, exe_dir=, has_lib=true}.
- * os.exit = host_exit. */
-static void setup_host(lua_State *L, const char *argv0)
-{
-    char exe[PATH_MAX], dir[PATH_MAX], *slash;
-    const char *env = getenv("SCALESPACE_LUA_PATH");
-    int n = 0;
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0)
-        exe[len] = '\0';
-    else if (!(strchr(argv0, '/') != NULL && realpath(argv0, exe) != NULL)) /* no /proc */
-        exe[0] = '\0';
-    memcpy(dir, exe, strlen(exe) + 1);
-    slash = strrchr(dir, '/');
-    if (slash != NULL)
-        slash[slash == dir] = '\0'; /* "/scalespace" -> "/" */
-    else
-        dir[0] = '\0';
-
-    lua_getglobal(L, "package");
-    if (lua_istable(L, -1)) {
-        if (env != NULL && env[0] != '\0') {
-            lua_pushstring(L, env);
-            lua_pushstring(L, env[strlen(env) - 1] == ';' ? "" : ";");
-            n += 2;
-        }
-        if (dir[0] != '\0') {
-            lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;"
-                               "%s/../share/scalespace/lua/?.lua;%s/../share/scalespace/lua/?/init.lua;",
-                            dir, dir, dir, dir);
-            n++;
-        }
-        lua_getfield(L, -1 - n, "path");
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            lua_pop(L, 1);
-            lua_pushliteral(L, "");
-        }
-        lua_concat(L, n + 1);
-        lua_setfield(L, -2, "path");
-    }
-    lua_pop(L, 1);
-
-    lua_getglobal(L, "os");
-    if (lua_istable(L, -1)) {
-        lua_pushcfunction(L, host_exit);
-        lua_setfield(L, -2, "exit");
-    }
-    lua_pop(L, 1);
-
-    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
-    if (lua_istable(L, -1)) {
-        lua_createtable(L, 0, 4);
-        lua_pushstring(L, exe[0] != '\0' ? exe : argv0);
-        lua_setfield(L, -2, "exe");
-        lua_pushstring(L, dir);
-        lua_setfield(L, -2, "exe_dir");
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "has_lib");
-        lua_pushstring(L, SS_VERSION_STRING);
-        lua_setfield(L, -2, "version");
-        lua_setfield(L, -2, "scalespace.host");
-    }
-    lua_pop(L, 1);
-}
+/* ------------------------------------------------------------------ arguments */
 
 /* arg[0] = script, arg[1..] = its arguments, arg[-k] = interpreter and options
  * (with no script, arg[0] is the interpreter). */
@@ -329,6 +207,7 @@ struct options {
     int has_i;   /* -i */
     int has_v;   /* -v / --version */
     int has_h;   /* -h / --help */
+    const char *kernel; /* --kernel FILE */
 };
 
 /* Returns 0, or -1 after printing what is wrong. */
@@ -350,12 +229,14 @@ static int collect_args(int argc, char **argv, struct options *o)
             o->has_h = 1;
         else if (strcmp(a, "-i") == 0)
             o->has_i = 1;
+        else if (strcmp(a, "--kernel") == 0 && i + 1 < argc)
+            o->kernel = argv[++i];
         else if ((a[1] == 'e' || a[1] == 'l') && (a[2] != '\0' || ++i < argc))
             o->has_e = 1;
         else
             bad = 1;
         if (bad) {
-            if (a[1] == 'e' || a[1] == 'l')
+            if (a[1] == 'e' || a[1] == 'l' || strcmp(a, "--kernel") == 0)
                 fprintf(stderr, "%s: '%s' needs an argument\n", progname, a);
             else
                 fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
@@ -402,104 +283,6 @@ static int run_script(lua_State *L, int argc, char **argv, int script)
 }
 
 /* ------------------------------------------------------------------ REPL input */
-
-/* If s[i] opens a long bracket ([[, [==[), returns the index after its close (or n);
- * otherwise returns i. */
-static size_t skip_long_bracket(const char *s, size_t n, size_t i)
-{
-    size_t j = i + 1, level = 0;
-    if (i >= n || s[i] != '[')
-        return i;
-    for (; j < n && s[j] == '='; j++)
-        level++;
-    if (j >= n || s[j] != '[')
-        return i;
-    for (j++; j < n; j++) {
-        size_t k = j + 1, l2 = 0;
-        if (s[j] != ']')
-            continue;
-        for (; k < n && s[k] == '='; k++)
-            l2++;
-        if (l2 == level && k < n && s[k] == ']')
-            return k + 1;
-    }
-    return n;
-}
-
-static int is_alnum_(char c)
-{
-    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int word_is(const char *w, size_t len, const char *kw)
-{
-    return len == strlen(kw) && memcmp(w, kw, len) == 0;
-}
-
-/* Blanks every `local` keyword outside any block of the chunk, so that `local x = 3` typed at
- * the REPL assigns a global that the next line can see. Pushes the new text and returns 1, or
- * returns 0 (nothing pushed) when the chunk has no top-level `local`. Strings and comments
- * are skipped; blocks are counted by function/do/if/repeat against end/until. */
-static int push_globalized(lua_State *L, const char *s, size_t n)
-{
-    size_t i = 0;
-    int depth = 0;
-    char *copy = NULL;
-    while (i < n) {
-        char c = s[i];
-        size_t j;
-        if (c == '-' && i + 1 < n && s[i + 1] == '-') { /* comment, long or to the end of line */
-            j = skip_long_bracket(s, n, i + 2);
-            if (j != i + 2)
-                i = j;
-            else
-                while (i < n && s[i] != '\n')
-                    i++;
-        } else if (c == '[') { /* long string, or an index */
-            j = skip_long_bracket(s, n, i);
-            i = j != i ? j : i + 1;
-        } else if (c == '"' || c == '\'') {
-            for (i++; i < n && s[i] != c && s[i] != '\n'; i++)
-                if (s[i] == '\\')
-                    i++;
-            i++;
-        } else if (c >= '0' && c <= '9') { /* a number, 1e-5 and 0x1p4 included */
-            while (i < n && (is_alnum_(s[i]) || s[i] == '.'))
-                i++;
-        } else if (is_alnum_(c)) {
-            for (j = i; j < n && is_alnum_(s[j]); j++)
-                ;
-            if (word_is(s + i, j - i, "function") || word_is(s + i, j - i, "do") ||
-                word_is(s + i, j - i, "if") || word_is(s + i, j - i, "repeat")) {
-                depth++;
-            } else if (word_is(s + i, j - i, "end") || word_is(s + i, j - i, "until")) {
-                depth -= depth > 0;
-            } else if (depth == 0 && word_is(s + i, j - i, "local")) {
-                if (copy == NULL) {
-                    copy = (char *)lua_newuserdata(L, n);
-                    memcpy(copy, s, n);
-                }
-                memset(copy + i, ' ', 5);
-            }
-            i = j;
-        } else {
-            i++;
-        }
-    }
-    if (copy == NULL)
-        return 0;
-    lua_pushlstring(L, copy, n);
-    lua_remove(L, -2); /* the userdata copy */
-    return 1;
-}
-
-/* An incomplete chunk: its syntax error is at the end of the text. */
-static int incomplete(lua_State *L, int status)
-{
-    size_t lmsg, le = sizeof "'<eof>'" - 1;
-    const char *msg = lua_tolstring(L, -1, &lmsg);
-    return status == LUA_ERRSYNTAX && msg != NULL && lmsg >= le && strcmp(msg + lmsg - le, "'<eof>'") == 0;
-}
 
 /* Compiles the string on top of the stack and replaces it with the function or the message. */
 static int load_top(lua_State *L)
@@ -581,18 +364,15 @@ static int load_chunk(lua_State *L, int interactive)
     size_t len;
     const char *text = lua_tolstring(L, -1, &len);
     int status;
-    if (len > 0 && text[0] == '=') /* Lua 5.1's `=expr` */
-        lua_pushfstring(L, "return (function(...) return ... end)(%s\n)", text + 1);
-    else
-        lua_pushfstring(L, "return (function(...) return ... end)(%s\n)", text);
-    if (load_top(L) == 0) {
+    int skip = len > 0 && text[0] == '='; /* Lua 5.1's `=expr` */
+    if (host_load_expression(L, text + skip, len - skip, "=stdin") == 0) {
         lua_replace(L, -2);
         return 0;
     }
     lua_pop(L, 1);
     for (;;) {
         text = lua_tolstring(L, -1, &len);
-        if (push_globalized(L, text, len)) {
+        if (host_push_globalized(L, text, len)) {
             if (load_top(L) == 0) {
                 lua_replace(L, -2);
                 return 0;
@@ -601,7 +381,7 @@ static int load_chunk(lua_State *L, int interactive)
         }
         lua_pushvalue(L, -1);
         status = load_top(L);
-        if (!incomplete(L, status)) {
+        if (!host_incomplete(L, status)) {
             lua_replace(L, -2); /* function or message replaces the text */
             return status;
         }
@@ -620,79 +400,20 @@ static int load_chunk(lua_State *L, int interactive)
     }
 }
 
-/* Prints the values on the stack with tostring, separated by tabs. */
+/* Prints the values on the stack as host_format_values formats them. */
 static int print_values(lua_State *L)
 {
-    int n = lua_gettop(L), i;
-    lua_getglobal(L, "tostring");
-    for (i = 1; i <= n; i++) {
-        size_t len;
-        const char *s;
-        lua_pushvalue(L, n + 1);
-        lua_pushvalue(L, i);
-        lua_call(L, 1, 1);
-        s = lua_tolstring(L, -1, &len);
-        if (s == NULL)
-            return luaL_error(L, "'tostring' must return a string to be printed");
-        if (i > 1)
-            fputc('\t', stdout);
-        fwrite(s, 1, len, stdout);
-        lua_pop(L, 1);
-    }
+    size_t len;
+    const char *s;
+    host_format_values(L);
+    s = lua_tolstring(L, -1, &len);
+    fwrite(s, 1, len, stdout);
     fputc('\n', stdout);
     fflush(stdout);
     return 0;
 }
 
 /* ------------------------------------------------------------------ completion */
-
-/* Completion of globals, table fields (a.b.c) and methods (a:b), evaluated in Lua. */
-static const char completer_src[] =
-    "local text = ...\n"
-    "local path, sep, prefix = text:match('^(.-)([%.:]?)([%w_]*)$')\n"
-    "if not path then return {} end\n"
-    "local obj = _G\n"
-    "if sep ~= '' then\n"
-    "  if path == '' then return {} end\n"
-    "  for name in (path .. '.'):gmatch('([^.:]*)[.:]') do\n"
-    "    if name == '' or (type(obj) ~= 'table' and type(obj) ~= 'userdata') then return {} end\n"
-    "    obj = obj[name]\n"
-    "  end\n"
-    "end\n"
-    "local seen, out = {}, {}\n"
-    "local function add(t)\n"
-    "  for _ = 1, 8 do\n"
-    "    if type(t) ~= 'table' then return end\n"
-    "    for k, v in pairs(t) do\n"
-    "      if type(k) == 'string' and not seen[k] and k:match('^[%a_][%w_]*$')\n"
-    "         and k:sub(1, #prefix) == prefix and (sep ~= ':' or type(v) == 'function') then\n"
-    "        seen[k] = true; out[#out + 1] = path .. sep .. k\n"
-    "      end\n"
-    "    end\n"
-    "    local mt = getmetatable(t)\n"
-    "    t = type(mt) == 'table' and rawget(mt, '__index') or nil\n"
-    "  end\n"
-    "end\n"
-    "if type(obj) == 'table' then add(obj)\n"
-    "elseif type(obj) == 'cdata' then\n" /* tensors, RNGs: the *_methods tables of scalespace.tensor */
-    "  local tm = package.loaded['scalespace.tensor']\n"
-    "  for name, m in pairs(type(tm) == 'table' and tm or {}) do\n"
-    "    if type(m) == 'table' and tostring(name):match('_methods$') then\n"
-    "      for k, v in pairs(m) do if type(v) == 'function' then\n"
-    "        local ok, got = pcall(function() return obj[k] end)\n"
-    "        if ok and got == v then add(m) end; break end end\n"
-    "    end\n"
-    "  end\n"
-    "elseif obj ~= nil then local mt = getmetatable(obj)\n"
-    "  if type(mt) == 'table' then add(rawget(mt, '__index')) end end\n"
-    "if sep == '' then\n"
-    "  for w in ('and break do else elseif end false for function if in local nil not or '\n"
-    "            .. 'repeat return then true until while'):gmatch('%a+') do\n"
-    "    if w:sub(1, #prefix) == prefix and not seen[w] then out[#out + 1] = w end\n"
-    "  end\n"
-    "end\n"
-    "table.sort(out)\n"
-    "return out\n";
 
 static int completion_ref = LUA_NOREF; /* table of matches for the current word */
 static int completion_next = 0;
@@ -707,13 +428,9 @@ static char *completion_generator(const char *text, int state)
     top = lua_gettop(L);
     if (state == 0) {
         luaL_unref(L, LUA_REGISTRYINDEX, completion_ref);
-        completion_ref = LUA_NOREF;
         completion_next = 1;
-        if (luaL_loadbuffer(L, completer_src, sizeof completer_src - 1, "=completion") == 0) {
-            lua_pushstring(L, text);
-            if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1))
-                completion_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        }
+        host_push_completions(L, text);
+        completion_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         lua_settop(L, top);
     }
     if (completion_ref == LUA_NOREF)
@@ -834,7 +551,7 @@ static int pmain(lua_State *L)
     lua_gc(L, LUA_GCSTOP, 0);
     luaL_openlibs(L);
     lua_gc(L, LUA_GCRESTART, -1);
-    setup_host(L, argv[0]);
+    host_setup(L, argv[0]);
     create_arg_table(L, argv, s->argc, script);
     s->status = run_args(L, argv, script);
     if (s->status != 0)
@@ -890,6 +607,8 @@ int main(int argc, char **argv)
         if (s.opt.script == argc && !s.opt.has_e && !s.opt.has_i)
             return 0;
     }
+    if (s.opt.kernel != NULL)
+        return kernel_main(argv[0], s.opt.kernel);
     if (sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN)
         sigint_ignored = 1;
 

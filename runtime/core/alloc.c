@@ -41,6 +41,7 @@ int ss_check_tensor(const ss_tensor *t, const char *op, const char *arg)
 
 int ss_common_device(const char *op, int n, const ss_tensor *const *ts)
 {
+    SS_TRY(ss_interrupt_check()); /* nearly every op passes here: an interrupt stops it */
     int dev = -1;
     for (int i = 0; i < n; i++) {
         if (!ts[i]) return SS_FAIL(SS_ERR_ARG, "%s: tensor argument %d is NULL", op, i + 1);

@@ -1,6 +1,15 @@
-/* interrupt.c — Ctrl-C as a request, for loops that must stop at a consistent point.
+/* interrupt.c — Ctrl-C as a request: the runtime-wide interrupt flag, and the trap
+ * for loops that must stop at a consistent point.
  *
- * A training loop interrupted halfway through an optimiser step would checkpoint
+ * The flag: LuaJIT runs no debug hooks inside compiled traces, so a host's SIGINT
+ * handler cannot stop a JIT-compiled Lua loop by a hook alone. It also raises this
+ * flag, and the few places nearly every call passes through (tensor creation, the
+ * shared device check of the ops, the solvers' and conv2d's loops) fail with
+ * SS_ERR_INTERRUPTED while it stands; the Lua bindings turn that into an error, which
+ * unwinds the loop. The host clears it when the interrupted code has ended. An atomic
+ * int: set from a signal handler or another thread, read on every op.
+ *
+ * The trap: a training loop interrupted halfway through an optimiser step would checkpoint
  * half-updated weights. While trapped, SIGINT only sets a flag that the loop reads
  * between steps; the handler also puts the previous action back, so a second Ctrl-C
  * acts as it did before the trap (the Lua host's "interrupted!" error, or the default
@@ -9,7 +18,20 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+
+static atomic_int requested = 0;
+
+void ss_interrupt_request(void) { atomic_store_explicit(&requested, 1, memory_order_relaxed); }
+void ss_interrupt_clear(void) { atomic_store_explicit(&requested, 0, memory_order_relaxed); }
+int ss_interrupt_requested(void) { return atomic_load_explicit(&requested, memory_order_relaxed); }
+
+int ss_interrupt_check(void)
+{
+    if (!atomic_load_explicit(&requested, memory_order_relaxed)) return SS_OK;
+    return SS_FAIL(SS_ERR_INTERRUPTED, "interrupted");
+}
 
 static volatile sig_atomic_t pending = 0;
 static volatile sig_atomic_t trapped = 0;

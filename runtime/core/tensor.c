@@ -87,6 +87,7 @@ static ss_tensor *header_new(ss_storage *s, float *data, int ndim, const int64_t
 
 ss_tensor *ss_tensor_empty(int ndim, const int64_t *shape, int device)
 {
+    if (ss_interrupt_check() < 0) return NULL; /* every op's allocation: where interrupts stop Lua loops */
     int64_t n;
     if (shape_check("ss_tensor_empty", ndim, shape, &n) < 0) return NULL;
     ss_storage *s = storage_new(n, device);

@@ -29,7 +29,8 @@ enum ss_status {
     SS_ERR_FORMAT = -4,   /* file present but malformed or truncated */
     SS_ERR_DEVICE = -5,   /* device missing, mixed devices, CUDA failure */
     SS_ERR_NUMERIC = -6,  /* NaN/Inf where a finite value is required, breakdown */
-    SS_ERR_NOTCONV = -7   /* an iterative method did not converge */
+    SS_ERR_NOTCONV = -7,  /* an iterative method did not converge */
+    SS_ERR_INTERRUPTED = -8 /* an interrupt was requested (Ctrl-C, a notebook's interrupt) */
 };
 
 /* The message of the last failure on this thread, "" if none. */
@@ -72,6 +73,18 @@ int ss_get_num_threads(void);
 int ss_interrupt_trap(void);
 int ss_interrupt_pending(void); /* 1 when SIGINT arrived since the trap, else 0 */
 int ss_interrupt_release(void); /* the previous action back, the flag cleared */
+
+/* The runtime-wide interrupt request, raised by a host's SIGINT handler (the REPL,
+ * the Jupyter kernel) or another thread; async-signal-safe. While it stands, tensor
+ * creation, the ops' shared argument checks (so ss_linop_apply too) and the loops of
+ * the solvers and conv2d fail with SS_ERR_INTERRUPTED, so even a JIT-compiled Lua
+ * loop stops at its next call into the library. The host clears it when the
+ * interrupted code has ended. */
+void ss_interrupt_request(void);
+void ss_interrupt_clear(void);
+int ss_interrupt_requested(void); /* 1 while a request stands, else 0 */
+/* SS_ERR_INTERRUPTED ("interrupted") while a request stands, else SS_OK. */
+int ss_interrupt_check(void);
 
 /* ---------------------------------------------------------------- tensors */
 
@@ -270,6 +283,12 @@ int ss_image_save(const char *path, const ss_tensor *img);
  * pad_value between and around them. */
 int ss_image_save_grid(const char *path, const ss_tensor *batch, int nrow, int padding,
                        float pad_value);
+/* The PNG file of a (C,H,W) image, or of a (N,C,H,W) batch laid out as by
+ * ss_image_save_grid, into memory, every pixel drawn as a scale x scale block
+ * (nearest neighbour, 1..64: small images made visible). buf[0..cap) gets the bytes,
+ * *need their count; when cap < *need it fails with SS_ERR_ARG, *need set. */
+int ss_image_encode_png(uint8_t *buf, size_t cap, size_t *need, const ss_tensor *images, int nrow,
+                        int padding, float pad_value, int scale);
 /* out (N,C,H,W) = images (N,c,H,W) with channels converted to C: grey<->RGB,
  * alpha dropped. */
 int ss_image_convert_channels(ss_tensor *out, const ss_tensor *images);

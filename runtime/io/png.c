@@ -33,6 +33,8 @@
 /* I/O and error state shared by the libpng callbacks of one read or write. */
 typedef struct png_session {
     FILE *fp;
+    png_byte *mem;          /* writing to memory (fp NULL): mem[0..mem_cap) */
+    size_t mem_cap, mem_len; /* mem_len counts every byte, also those past mem_cap */
     char msg[256]; /* libpng's (or our callbacks') error message */
     int io_errno;  /* nonzero when the OS failed, not the file's format */
 } png_session;
@@ -65,6 +67,12 @@ static void read_bytes(png_structp png, png_bytep data, size_t n)
 static void write_bytes(png_structp png, png_bytep data, size_t n)
 {
     png_session *s = png_get_io_ptr(png);
+    if (!s->fp) { /* memory: keep counting past the end, so the caller learns the size */
+        if (s->mem_len < s->mem_cap)
+            memcpy(s->mem + s->mem_len, data, n < s->mem_cap - s->mem_len ? n : s->mem_cap - s->mem_len);
+        s->mem_len += n;
+        return;
+    }
     if (fwrite(data, 1, n, s->fp) == n) return;
     s->io_errno = errno ? errno : EIO;
     png_error(png, strerror(s->io_errno));
@@ -73,6 +81,7 @@ static void write_bytes(png_structp png, png_bytep data, size_t n)
 static void flush_bytes(png_structp png)
 {
     png_session *s = png_get_io_ptr(png);
+    if (!s->fp) return;
     if (fflush(s->fp) == 0) return;
     s->io_errno = errno ? errno : EIO;
     png_error(png, strerror(s->io_errno));
@@ -405,12 +414,11 @@ int ss_image_save(const char *path, const ss_tensor *img)
     return rc;
 }
 
-int ss_image_save_grid(const char *path, const ss_tensor *batch, int nrow, int padding, float pad_value)
+/* The 8-bit interleaved grid (*gh,*gw,C) of a batch (N,C,H,W), into *grid (to ss_free). */
+static int grid_bytes(const char *op, const char *path, const ss_tensor *batch, int nrow, int padding,
+                      float pad_value, png_byte **grid, int64_t *gh, int64_t *gw)
 {
-    const char *op = "ss_image_save_grid";
-    if (!path) return SS_FAIL(SS_ERR_ARG, "%s: path is NULL", op);
-    if (!batch) return SS_FAIL(SS_ERR_ARG, "%s: %s: batch tensor is NULL", op, path);
-    SS_TRY(check_channels(op, path, batch, 4, "(N,C,H,W) batch"));
+    *grid = NULL;
     if (nrow < 1) return SS_FAIL(SS_ERR_ARG, "%s: %s: nrow must be >= 1, got %d", op, path, nrow);
     if (padding < 0) return SS_FAIL(SS_ERR_ARG, "%s: %s: padding must be >= 0, got %d", op, path, padding);
     if (isnan(pad_value)) return SS_FAIL(SS_ERR_ARG, "%s: %s: pad_value is NaN", op, path);
@@ -447,11 +455,87 @@ int ss_image_save_grid(const char *path, const ss_tensor *batch, int nrow, int p
             planes_to_bytes(hwc + (size_t)top * stride + (size_t)(left * C), stride, src + k * C * H * W, (int)C,
                             H, W);
         }
-        rc = save_bytes(op, path, hwc, (int)C, GH, GW);
+        *grid = hwc, *gh = GH, *gw = GW;
     }
-    ss_free(hwc);
     ss_free(copy);
     return rc;
+}
+
+int ss_image_save_grid(const char *path, const ss_tensor *batch, int nrow, int padding, float pad_value)
+{
+    const char *op = "ss_image_save_grid";
+    if (!path) return SS_FAIL(SS_ERR_ARG, "%s: path is NULL", op);
+    if (!batch) return SS_FAIL(SS_ERR_ARG, "%s: %s: batch tensor is NULL", op, path);
+    SS_TRY(check_channels(op, path, batch, 4, "(N,C,H,W) batch"));
+    png_byte *hwc;
+    int64_t GH, GW;
+    SS_TRY(grid_bytes(op, path, batch, nrow, padding, pad_value, &hwc, &GH, &GW));
+    int rc = save_bytes(op, path, hwc, (int)batch->shape[1], GH, GW);
+    ss_free(hwc);
+    return rc;
+}
+
+/* ------------------------------------------------------------ to memory */
+
+int ss_image_encode_png(uint8_t *buf, size_t cap, size_t *need, const ss_tensor *images, int nrow, int padding,
+                        float pad_value, int scale)
+{
+    const char *op = "ss_image_encode_png", *what = "PNG in memory";
+    if (!need) return SS_FAIL(SS_ERR_ARG, "%s: need is NULL", op);
+    *need = 0;
+    if (!buf && cap > 0) return SS_FAIL(SS_ERR_ARG, "%s: buf is NULL", op);
+    if (!images) return SS_FAIL(SS_ERR_ARG, "%s: image tensor is NULL", op);
+    const int nd = images->ndim == 3 ? 3 : 4;
+    SS_TRY(check_channels(op, what, images, nd, "(C,H,W) image or (N,C,H,W)"));
+    if (scale < 1 || scale > 64) return SS_FAIL(SS_ERR_ARG, "%s: scale must be in 1..64, got %d", op, scale);
+    /* an image is a batch of one without padding */
+    const ss_tensor *batch = images;
+    ss_tensor *view = NULL;
+    if (nd == 3) {
+        int64_t shape[4] = {1, images->shape[0], images->shape[1], images->shape[2]};
+        if (!(view = ss_tensor_reshape(images, 4, shape))) return ss_last_status();
+        batch = view;
+        nrow = 1, padding = 0;
+    }
+    const int C = (int)batch->shape[1];
+    png_byte *hwc;
+    int64_t GH, GW;
+    int rc = grid_bytes(op, what, batch, nrow, padding, pad_value, &hwc, &GH, &GW);
+    ss_tensor_free(view);
+    if (rc != SS_OK) return rc;
+    png_byte *big = hwc;
+    if (scale > 1) { /* every pixel a scale x scale block */
+        if (GH > PNG_DIM_MAX / scale || GW > PNG_DIM_MAX / scale ||
+            (uint64_t)(GW * scale * C) > SIZE_MAX / (uint64_t)(GH * scale))
+            rc = SS_FAIL(SS_ERR_ARG, "%s: %lld x %lld pixels scaled by %d exceed PNG's size limit", op,
+                         (long long)GW, (long long)GH, scale);
+        else if (!(big = ss_alloc((size_t)(GH * scale * GW * scale * C), "the scaled image")))
+            rc = ss_last_status();
+        for (int64_t y = 0; rc == SS_OK && y < GH * scale; y++) {
+            const png_byte *src = hwc + (size_t)(y / scale * GW * C);
+            png_byte *row = big + (size_t)(y * GW * scale * C);
+            for (int64_t x = 0; x < GW * scale; x++) memcpy(row + x * C, src + x / scale * C, (size_t)C);
+        }
+        GH *= scale, GW *= scale;
+    }
+    png_store st;
+    memset(&st, 0, sizeof st);
+    st.io.mem = buf, st.io.mem_cap = cap;
+    if (rc == SS_OK) {
+        st.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &st.io, on_png_error, on_png_warning);
+        if (st.png) st.info = png_create_info_struct(st.png);
+        if (!st.png || !st.info) rc = SS_FAIL(SS_ERR_NOMEM, "%s: out of memory creating the libpng writer", op);
+        else if (store_encode(&st, big, C, (uint32_t)GH, (uint32_t)GW) < 0)
+            rc = SS_FAIL(SS_ERR_FORMAT, "%s: cannot encode the PNG: %s", op, st.io.msg);
+        if (st.png) png_destroy_write_struct(&st.png, st.info ? &st.info : NULL);
+    }
+    if (big != hwc) ss_free(big);
+    ss_free(hwc);
+    if (rc != SS_OK) return rc;
+    *need = st.io.mem_len;
+    if (st.io.mem_len > cap)
+        return SS_FAIL(SS_ERR_ARG, "%s: the PNG takes %zu bytes, the buffer has %zu", op, st.io.mem_len, cap);
+    return SS_OK;
 }
 
 /* ------------------------------------------------------------ channels */

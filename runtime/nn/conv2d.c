@@ -292,6 +292,7 @@ static void forward_images(const conv_run *r, float *scratch, int64_t n0, int64_
     }
     float *col = scratch, *tmp = scratch + g->k * r->chunk * P;
     for (int64_t c0 = n0; c0 < n1; c0 += r->chunk) {
+        if (ss_interrupt_requested()) break; /* the caller reports it */
         const int64_t nb = n1 - c0 < r->chunk ? n1 - c0 : r->chunk, L = nb * P;
         im2col(g, col, r->in + c0 * g->cin * g->h * g->w, nb);
         /* tmp (Cout, nb·P) = weight (Cout,K) · col (K, nb·P) */
@@ -322,6 +323,7 @@ static void backward_images(const conv_run *r, float *scratch, float *gw, int64_
     }
     float *col = scratch, *gmat = scratch + g->k * r->chunk * P;
     for (int64_t c0 = n0; c0 < n1; c0 += r->chunk) {
+        if (ss_interrupt_requested()) break; /* the caller reports it */
         const int64_t nb = n1 - c0 < r->chunk ? n1 - c0 : r->chunk, L = nb * P;
         pack(g, gmat, r->grad_out + c0 * g->cout * P, nb);
         if (gw) {
@@ -423,6 +425,7 @@ int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
     const int nt = batch_threads(&g);
     int rc = conv_plan(&r, ws ? ws : &own, nt, 0);
     if (rc == SS_OK) conv_run_batch(&r, nt, 0);
+    if (rc == SS_OK) rc = ss_interrupt_check(); /* a chunk loop stopped early */
     ss_free(own.buf);
     return rc;
 }
@@ -455,6 +458,7 @@ int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *gr
     const int nt = batch_threads(&g);
     int rc = conv_plan(&r, ws ? ws : &own, nt, nt > 1 && grad_weight);
     if (rc == SS_OK) conv_run_batch(&r, nt, 1);
+    if (rc == SS_OK) rc = ss_interrupt_check(); /* a chunk loop stopped early */
     ss_free(own.buf);
     return rc;
 }

@@ -194,6 +194,7 @@ static int bicgstab_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, con
     double best_false = INFINITY;
     int stalls = 0;
     for (;;) {
+        SS_TRY(ss_interrupt_check());
         if (rnorm <= thr) {
             if (r_is_true) {
                 inf->converged = 1;

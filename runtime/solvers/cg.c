@@ -46,6 +46,7 @@ static int cg_run(ss_tensor *x, const ss_linop *A, const ss_tensor *b, const ss_
     int r_is_true = 1, fresh = 1, stalls = 0;
     double best_false = INFINITY;
     for (;;) {
+        SS_TRY(ss_interrupt_check());
         if (sqrt(rr) <= thr) {
             if (r_is_true) {
                 inf->converged = 1;

@@ -77,6 +77,7 @@ static int lanczos_run(ss_tensor **q, double *alpha, double *beta, int32_t m, in
     for (int32_t j = 0; j < m; j++) {
         ss_tensor *w = q[j + 1];
         double a, b;
+        SS_TRY(ss_interrupt_check());
         SS_TRY(ss_linop_apply(A, w, q[j]));
         SS_TRY(ss_dot(&a, q[j], w));
         SS_TRY(ss_axpby(w, 1.0f, w, (float)-a, q[j]));

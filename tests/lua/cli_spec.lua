@@ -196,6 +196,28 @@ print(X)
     assert.truthy(err:find("interrupted!", 1, true), err)
   end)
 
+  -- LuaJIT runs no hooks inside compiled traces, so only the library's interrupt flag (set by
+  -- the SIGINT handler, checked by tensor creation and the ops' shared checks) stops these.
+  it("stops a JIT-compiled loop of library calls on SIGINT", function()
+    local code = 'local ss = require "scalespace" local x = ss.zeros {16} io.write("go\\n") io.flush() ' ..
+      "while true do x:add_(1) end"
+    local out, err, status = run("-e " .. q(code), nil, "timeout --foreground --preserve-status -k 5 -s INT 2")
+    assert.equal("go\n", out)
+    assert.equal(1, status, err) -- an error exit, not the KILL 5 s later (137)
+    assert.truthy(err:find("interrupted", 1, true), err)
+  end)
+
+  it("clears the interrupt when the interrupted REPL line ends: the next line calls the library", function()
+    local stdin = 'ss = require "scalespace" traces = 0 ' ..
+      'jit.attach(function(what) if what == "stop" then traces = traces + 1 end end, "trace")\n' ..
+      'x = ss.zeros {16} io.write("go\\n") io.flush() while true do x:add_(1) end\n' ..
+      "print(traces > 0, x:sum() > 0, ss.ones {2}:sum())\n"
+    local out, err, status = run("", stdin, "timeout --foreground --preserve-status -k 5 -s INT 2")
+    assert.equal("go\ntrue\ttrue\t2\n", out, err) -- compiled traces ran; the library works again
+    assert.truthy(err:find("interrupted", 1, true), err)
+    assert.equal(1, status) -- not a terminal: the interrupted line counts as failed
+  end)
+
   describe("package path", function()
     it("puts the build tree and the installed tree before LuaJIT's paths", function()
       local out, _, status = run("-e 'print(package.path)'")
@@ -255,6 +277,11 @@ print(h.has_lib, h.exe:match("/scalespace$") ~= nil, ffi.string(ffi.C.ss_version
     it("prints several values separated by tabs, nil included", function()
       local out = run("", "1, 'a', nil, true\n")
       assert.equal("1\ta\tnil\ttrue\n", out)
+    end)
+
+    it("pretty-prints tables: a shape, nested tables, quoted strings", function()
+      local out, err = run("", "local ss = require 'scalespace'\nss.zeros{2, 3, 4}:shape()\n{a = 1, b = {'x', true}}\n")
+      assert.equal("{2, 3, 4}\n{a = 1, b = {\"x\", true}}\n", out, err)
     end)
 
     it("uses __tostring for values", function()
