@@ -17,7 +17,7 @@ local function logo(n)
       for k = 1, 3 do sharp:set(c and c[k] or 1, k, i, j) end
     end
   end
-  local blurred = ss.op.blur { h = n, w = n, sigma = n / 10 }(sharp)
+  local blurred = ss.op.blur { size = n, sigma = n / 10 }(sharp)
   local out = ss.empty { 3, n, n }
   for i = 1, n do
     for j = 1, n do
