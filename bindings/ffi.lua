@@ -80,9 +80,23 @@ function M.typename(v)
   return type(v)
 end
 
---- Raises "<fname>: argument i: expected <what>, got <type>".
+--- A value as an error message shows it: a number as itself, a string quoted (cut at 40
+-- characters), a tensor with its shape, anything else by its type.
+function M.describe(v)
+  local t = type(v)
+  if t == "number" then return string.format("%.10g", v) end
+  if t == "string" then return string.format("string %q", #v > 40 and (v:sub(1, 37) .. "...") or v) end
+  if t == "cdata" and ffi.istype("ss_ref", v) then
+    local s = {}
+    for d = 0, v.p.ndim - 1 do s[d + 1] = tostring(tonumber(v.p.shape[d])) end
+    return "a tensor (" .. table.concat(s, ",") .. ")"
+  end
+  return M.typename(v)
+end
+
+--- Raises "<fname>: argument i: expected <what>, got <the value>".
 function M.arg_error(fname, i, what, v)
-  M.raise(string.format("%s: argument %d: expected %s, got %s", fname, i, what, M.typename(v)))
+  M.raise(string.format("%s: argument %d: expected %s, got %s", fname, i, what, M.describe(v)))
 end
 
 pcall(ffi.cdef, [[
@@ -115,6 +129,26 @@ function M.mkdir_p(path, fname)
   end
   C.closedir(d)
   return path
+end
+
+--- v when it is a whole number in [lo, hi] (hi defaults to the largest C int), else raises
+-- "<fname>: <what> must be a whole number in [lo, hi], got <v>": numbers that C takes as
+-- int are range-checked here, before a conversion could wrap them.
+function M.check_int(v, fname, what, lo, hi)
+  hi = hi or 2147483647
+  if type(v) ~= "number" or v % 1 ~= 0 or v < lo or v > hi then
+    M.raise(string.format("%s: %s must be a whole number in [%d, %d], got %s", fname, what, lo, hi, M.describe(v)))
+  end
+  return v
+end
+
+--- v when it is a finite number >= lo (and <= hi when given), else raises naming `what`.
+function M.check_number(v, fname, what, lo, hi)
+  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge or (lo and v < lo) or (hi and v > hi) then
+    local range = lo and hi and string.format(" in [%g, %g]", lo, hi) or lo and string.format(" >= %g", lo) or ""
+    M.raise(string.format("%s: %s must be a finite number%s, got %s", fname, what, range, M.describe(v)))
+  end
+  return v
 end
 
 --- Whether a file can be opened for reading.

@@ -55,12 +55,19 @@ local function to_shape(shape, fname, i)
     raise(string.format("%s: argument %d: a shape has 1 to 4 sizes, got %d", fname, i, n))
   end
   local dims = ffi.new("int64_t[4]")
+  local total = 1
   for d = 1, n do
     local s = shape[d]
     if type(s) ~= "number" or s < 1 or s ~= math.floor(s) then
-      raise(string.format("%s: argument %d: size %d must be a positive integer, got %s", fname, i, d, tostring(s)))
+      raise(string.format("%s: argument %d: size %d must be a positive integer, got %s", fname, i, d, lib.describe(s)))
     end
     dims[d - 1] = s
+    total = total * s
+  end
+  -- float32 elements addressed by int64 bytes: refuse what no machine can hold, in the caller's terms
+  if total > 2 ^ 50 then
+    raise(string.format("%s: argument %d: shape %s holds %.3g values, more than any machine's memory", fname, i,
+      M.shape_string(shape), total))
   end
   return n, dims
 end
@@ -895,15 +902,20 @@ end
 -- fill a given tensor; the stream is the same on either device.
 -- N(mean, std^2) samples (default N(0, 1)).
 function G.normal(g, shape, mean, std, device)
+  mean = lib.check_number(mean or 0, "normal", "mean (argument 2)")
+  std = lib.check_number(std or 1, "normal", "std (argument 3)", 0)
   local t = fill_or_new("normal", shape, device, 4)
-  check(C.ss_rng_normal(g, t.p, mean or 0, std or 1))
+  check(C.ss_rng_normal(g, t.p, mean, std))
   return t
 end
 
 --- U[lo, hi) samples (default [0,1)).
 function G.uniform(g, shape, lo, hi, device)
+  lo = lib.check_number(lo or 0, "uniform", "lo (argument 2)")
+  hi = lib.check_number(hi or 1, "uniform", "hi (argument 3)")
+  if not (lo <= hi) then raise(string.format("uniform: needs lo <= hi, got lo = %g, hi = %g", lo, hi)) end
   local t = fill_or_new("uniform", shape, device, 4)
-  check(C.ss_rng_uniform(g, t.p, lo or 0, hi or 1))
+  check(C.ss_rng_uniform(g, t.p, lo, hi))
   return t
 end
 
@@ -917,6 +929,7 @@ end
 
 --- A random permutation of 1..n as a Lua array.
 function G.perm(g, n)
+  lib.check_int(n, "perm", "n (argument 1)", 1, 2 ^ 31)
   local buf = ffi.new("int64_t[?]", n)
   check(C.ss_rng_perm(g, buf, n))
   local out = {}
@@ -926,6 +939,10 @@ end
 
 --- n integers uniform in [lo, hi] (inclusive) as a Lua array.
 function G.randint(g, n, lo, hi)
+  lib.check_int(n, "randint", "n (argument 1)", 1, 2 ^ 31)
+  lib.check_int(lo, "randint", "lo (argument 2)", -2 ^ 53, 2 ^ 53)
+  lib.check_int(hi, "randint", "hi (argument 3)", -2 ^ 53, 2 ^ 53)
+  if lo > hi then raise(string.format("randint: needs lo <= hi (the range is inclusive), got lo = %d, hi = %d", lo, hi)) end
   local buf = ffi.new("int64_t[?]", n)
   check(C.ss_rng_randint(g, buf, n, lo, hi))
   local out = {}

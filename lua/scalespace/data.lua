@@ -103,7 +103,7 @@ function M.fashion_mnist(opts)
   opts = opts or {}
   local split = opts.split or "train"
   local prefix = ({ train = "train", test = "t10k" })[split]
-  if not prefix then raise('fashion_mnist: split must be "train" or "test", got ' .. tostring(split)) end
+  if not prefix then raise('fashion_mnist: split must be "train" or "test", got ' .. lib.describe(split)) end
   local dir = opts.dir or os.getenv("SS_FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist"
   local img_path = dir .. "/" .. prefix .. "-images-idx3-ubyte.gz"
   if not file_exists(img_path) then

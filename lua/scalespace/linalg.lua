@@ -26,15 +26,19 @@ local function solve(fname, fn, A, b, opts)
   expect_op(A, fname)
   tensor.expect_tensor(b, fname, 2)
   opts = opts or {}
+  if type(opts) == "table" and opts.x0 ~= nil then tensor.expect_tensor(opts.x0, fname .. ": opts.x0", 3) end
   local x
-  if opts.x0 then
+  if type(opts) == "table" and opts.x0 then
     tensor.expect_tensor(opts.x0, fname, 3)
     x = opts.x0:clone()
   else
     x = b:empty_like()
   end
-  local o = ffi.new("ss_solve_opts", { opts.tol or (opts.abs_tol and 0 or 1e-6), opts.abs_tol or 0,
-    opts.maxiter or 1000, opts.x0 and 1 or 0 })
+  if type(opts) ~= "table" then arg_error(fname, 3, "an options table {tol =, maxiter =, x0 =}", opts) end
+  local tol = lib.check_number(opts.tol or (opts.abs_tol and 0 or 1e-6), fname, "tol", 0)
+  local abs_tol = lib.check_number(opts.abs_tol or 0, fname, "abs_tol", 0)
+  local maxiter = lib.check_int(opts.maxiter or 1000, fname, "maxiter", 0)
+  local o = ffi.new("ss_solve_opts", { tol, abs_tol, maxiter, opts.x0 and 1 or 0 })
   local info = ffi.new("ss_solve_info")
   local rc = fn(x.p, A.c, b.p, o, info)
   if rc < 0 and rc ~= C.SS_ERR_NOTCONV then check(rc) end
@@ -75,7 +79,8 @@ function M.lanczos(A, v, f, opts)
       return 0 / 0 -- a non-finite value makes the C side fail
     end)
   end
-  local rc = C.ss_lanczos_apply(out.p, A.c, v.p, kind, opts.k or 40, opts.reorth and 1 or 0, cb, nil, steps)
+  local k = lib.check_int(opts.k or 40, "linalg.lanczos", "k (Lanczos steps)", 1)
+  local rc = C.ss_lanczos_apply(out.p, A.c, v.p, kind, k, opts.reorth and 1 or 0, cb, nil, steps)
   if cb then cb:free() end
   if rc < 0 then raise(cb_err or lib.last_error()) end
   return out, steps[0]
@@ -91,7 +96,8 @@ function M.power_iteration(A, opts)
   opts = opts or {}
   local seed = tensor.seed_from(opts)
   local lam = ffi.new("double[1]")
-  check(C.ss_power_iteration(lam, A.c, opts.iterations or 100, seed))
+  local iterations = lib.check_int(opts.iterations or 100, "linalg.power_iteration", "iterations", 1)
+  check(C.ss_power_iteration(lam, A.c, iterations, seed))
   return lam[0]
 end
 

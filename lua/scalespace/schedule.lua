@@ -24,7 +24,14 @@ M.linspace = linspace
 
 --- Ho et al.'s linear β (variances): linspace(b0, b1, T), default 1e-4 … 0.02.
 function M.linear_beta(T, b0, b1)
-  return linspace(b0 or 1e-4, b1 or 0.02, count(T, "schedule.linear_beta"))
+  count(T, "schedule.linear_beta")
+  b0, b1 = b0 or 1e-4, b1 or 0.02
+  for i, b in ipairs { b0, b1 } do
+    if type(b) ~= "number" or not (b > 0 and b < 1) then
+      raise(string.format("schedule.linear_beta: argument %d: β must be in (0, 1), got %s", i + 1, lib.describe(b)))
+    end
+  end
+  return linspace(b0, b1, T)
 end
 
 --- A constant per-step value.

@@ -96,6 +96,7 @@ end
 function Diagonal:marginal(x0, t, g)
   if type(t) ~= "table" then
     self:check_time(t, "marginal")
+    self:check_input(x0, "marginal")
     return self:transition(x0, 0, t, g)
   end
   self:check_input(x0, "marginal")
