@@ -90,9 +90,23 @@ describe("examples", function()
     end)
   end
 
-  it("sample.lua samples a run from its checkpoint alone", function()
+  it("sample.lua samples a run from its checkpoint alone, and refuses a corrupted one", function()
     local text = run("sample.lua", "--n 4 --steps 20", out .. "/ssd_fashion")
     assert.truthy(text:find("ssd, step 20: 4 samples", 1, true), text)
     assert.is_true(exists(out .. "/ssd_fashion/sample_trajectory.png"))
+    -- one flipped byte in the first tensor's data (the EMA weights come first): refused at load, naming it
+    local h = dofile("tests/lua/helpers.lua")
+    local bad = out .. "/corrupt"
+    os.execute("mkdir -p " .. bad .. " && cp " .. out .. "/ssd_fashion/checkpoint.safetensors " .. bad)
+    local bytes = h.read(bad .. "/checkpoint.safetensors")
+    local b1, b2, b3, b4 = bytes:byte(1, 4)
+    local i = 8 + b1 + 256 * (b2 + 256 * (b3 + 256 * b4)) + 101 -- past the header, 100 bytes into the data
+    h.write(bad .. "/checkpoint.safetensors", bytes:sub(1, i - 1) .. string.char((bytes:byte(i) + 1) % 256)
+      .. bytes:sub(i + 1))
+    local log = out .. ".corrupt.log"
+    local status = os.execute(build .. "/scalespace examples/sample.lua " .. bad .. " --n 2 >" .. log .. " 2>&1")
+    text = h.read(log)
+    assert.are_not.equal(0, status)
+    assert.truthy(text:find("checksum", 1, true), text)
   end)
 end)
