@@ -17,6 +17,12 @@ for _, name in ipairs { "empty", "zeros", "ones", "full", "from_table", "cat", "
   M[name] = tensor[name]
 end
 
+local memory = require "scalespace.memory"
+--- Host memory figures (a table of bytes and counts; see scalespace.memory), and the
+-- cached free blocks back to the system.
+M.memory = memory.stats
+M.empty_cache = memory.empty_cache
+
 --- OpenMP and OpenBLAS threads (SS_NUM_THREADS at start-up); n <= 0 restores the default.
 function M.set_num_threads(n)
   lib.check(lib.C.ss_set_num_threads(n or 0))

@@ -172,26 +172,35 @@ end
 
 ----------------------------------------------------------------- application
 
---- The output for x: leading dimensions of x with the operator's image size, on x's device.
-local function out_for(x, shape)
+--- The output for x: opts.out when given (C checks its shape), else a new tensor with
+-- the leading dimensions of x and the operator's image size, on x's device.
+local function out_for(x, shape, opts, fname)
+  if opts ~= nil then
+    if type(opts) ~= "table" then arg_error(fname, 2, "an options table {out = tensor}", opts) end
+    if opts.out ~= nil then
+      if not tensor.is_tensor(opts.out) then raise(fname .. ": out must be a tensor, got " .. lib.typename(opts.out)) end
+      return opts.out
+    end
+  end
   local s = x:shape()
   if #s < 2 then raise("operator: input must have at least 2 dimensions (…, h, w)") end
   s[#s - 1], s[#s] = shape[1], shape[2]
   return x:empty_like(s)
 end
 
---- y = M x for x (..., in_h, in_w).
-function Op:apply(x)
+--- y = M x for x (..., in_h, in_w); `opts.out` (optional) receives y, so a loop can
+-- reuse one output instead of making a tensor per call.
+function Op:apply(x, opts)
   tensor.expect_tensor(x, "apply", 1)
-  local y = out_for(x, self.out_shape)
+  local y = out_for(x, self.out_shape, opts, "apply")
   run(C.ss_linop_apply(self.c, y.p, x.p))
   return y
 end
 
---- x = Mᵀ y for y (..., out_h, out_w).
-function Op:adjoint(y)
+--- x = Mᵀ y for y (..., out_h, out_w); `opts.out` (optional) receives x.
+function Op:adjoint(y, opts)
   tensor.expect_tensor(y, "adjoint", 1)
-  local x = out_for(y, self.in_shape)
+  local x = out_for(y, self.in_shape, opts, "adjoint")
   run(C.ss_linop_adjoint(self.c, x.p, y.p))
   return x
 end
