@@ -27,9 +27,8 @@ local pace = require("scalespace.memory").pace
 -- collector is paced by tensor bytes (scalespace.memory).
 local function own(p)
   check_ptr(p)
-  local r = ffi.gc(ref_ct(p), finalize)
   pace()
-  return r
+  return ffi.gc(ref_ct(p), finalize)
 end
 M.own = own
 
