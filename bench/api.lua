@@ -47,6 +47,8 @@ local H = ss.op.heat { h = 128, w = 128, t = 2 }
 local img = g:normal { 16, 3, 128, 128 }
 case = "heat_16x3x128x128"
 emit(case, bench.times(function() return H(img) end, 21, 3), peer_rows[case], 2)
+local blurred = ss.empty { 16, 3, 128, 128 }
+emit(case .. "_out", bench.times(function() return H:apply(img, { out = blurred }) end, 21, 3), peer_rows[case], 2)
 
 -- one implicit osmosis step, 128x128, tau = 10, ||r|| <= eps*n with eps = 1e-6 (1e-9 is
 -- below what float32 A·x can resolve: the solver reports stagnation, as it should)

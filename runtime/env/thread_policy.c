@@ -18,7 +18,13 @@
  * kept. */
 #include <stdlib.h>
 
+/* 1 when this library set OMP_WAIT_POLICY: libscalespace's own constructor, which runs
+ * after libgomp has read it, then removes it again, so that programs this process
+ * starts (a Python peer with its own OpenMP) see the environment as the user left it. */
+int ss_thread_policy_applied;
+
 __attribute__((constructor)) static void ss_thread_policy(void)
 {
-    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    ss_thread_policy_applied = setenv("OMP_WAIT_POLICY", "PASSIVE", 0) == 0;
 }

@@ -40,10 +40,16 @@ static int omp_env_value(const char *key, char *value, size_t n)
     return found;
 }
 
-/* argv[1] == "--show KEY": print libgomp's value of KEY and exit. */
+/* argv[1] == "--show KEY": print libgomp's value of KEY and exit; KEY "environ"
+ * prints this process's own OMP_WAIT_POLICY (what a program it starts inherits). */
 static int show(const char *key)
 {
     char v[128] = "";
+    if (strcmp(key, "environ") == 0) {
+        const char *e = getenv("OMP_WAIT_POLICY");
+        printf("%s\n", e ? e : "(unset)");
+        return 0;
+    }
     if (omp_env_value(key, v, sizeof v) < 0) return 2;
     printf("%s\n", v);
     return 0;
@@ -85,6 +91,10 @@ static void test_wait_policy(const char *self)
           "the user's OMP_WAIT_POLICY=ACTIVE is kept (libgomp has '%s')", v);
     CHECK(child_value(self, "GOMP_SPINCOUNT=12345", "GOMP_SPINCOUNT", v, sizeof v) == 0 && strcmp(v, "12345") == 0,
           "the user's GOMP_SPINCOUNT=12345 is kept (libgomp has '%s')", v);
+    CHECK(child_value(self, NULL, "environ", v, sizeof v) == 0 && strcmp(v, "(unset)") == 0,
+          "the policy the library chose does not leak into the environment of programs it starts (got '%s')", v);
+    CHECK(child_value(self, "OMP_WAIT_POLICY=ACTIVE", "environ", v, sizeof v) == 0 && strcmp(v, "ACTIVE") == 0,
+          "the user's own OMP_WAIT_POLICY stays in the environment (got '%s')", v);
     printf("libgomp in this process: GOMP_SPINCOUNT '%s'\n", omp_env_value("GOMP_SPINCOUNT", v, sizeof v) == 0 ? v : "?");
 }
 
