@@ -4,7 +4,7 @@
 -- Torch7 did, the runtime counts tensor bytes (`tensor_made` in ss_memory, any device)
 -- and every tensor constructor calls `pace()`, which finishes a collection cycle once
 -- the tensors made since the last one pass a threshold that follows the live heap:
--- the larger of 64 MiB and the bytes of the tensors alive after that collection. The
+-- the larger of 16 MiB and the bytes of the tensors alive after that collection. The
 -- C library never calls Lua (a callback entered from a compiled trace panics LuaJIT);
 -- Lua asks C for the count instead.
 local lib = require "scalespace.ffi"
@@ -13,7 +13,7 @@ local ffi, C = lib.ffi, lib.C
 local M = {}
 
 local stats = ffi.new("ss_memory_stats")
-local MIN_STEP = 64 * 2 ^ 20
+local MIN_STEP = 16 * 2 ^ 20
 C.ss_memory(stats) -- also resolves the symbol now: a trace through pace() never stops at its lookup
 local next_at = tonumber(stats.tensor_made) + MIN_STEP
 

@@ -1,8 +1,15 @@
 """Peer timings for bench/api.lua, as a script calls each library: PyTorch's autograd
 VJP of the antialiased bilinear resize (the adjoint a PyTorch user takes), and the
 heat blur through scipy.fft's dctn/idctn (2 workers). Prints one
-`case=... median_ms=... p25_ms=... p75_ms=...` line per case."""
+`case=... median_ms=... p25_ms=... p75_ms=...` line per case.
+usage: api.py THREADS [passive]: with `passive`, OMP_WAIT_POLICY=PASSIVE is set before
+PyTorch loads libgomp (the policy libscalespace chooses for itself), for a second,
+fair peer figure beside the one with the environment as found."""
+import os
 import sys
+
+if len(sys.argv) > 2 and sys.argv[2] == "passive":
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 import numpy as np
 import scipy.fft as sf
