@@ -22,10 +22,13 @@ local function is_tensor(v) return ffi.istype(ref_ct, v) end
 M.is_tensor = is_tensor
 
 local function finalize(r) C.ss_tensor_free(r.p) end
+local pace = require("scalespace.memory").pace
 
---- Takes ownership of a tensor pointer from C (NULL raises the C error).
+--- Takes ownership of a tensor pointer from C (NULL raises the C error); the
+-- collector is paced by tensor bytes (scalespace.memory).
 local function own(p)
   check_ptr(p)
+  pace()
   return ffi.gc(ref_ct(p), finalize)
 end
 M.own = own

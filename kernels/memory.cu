@@ -66,20 +66,14 @@ int ss_cublas_handle(cublasHandle_t *h)
 }
 
 // ------------------------------------------------------------------ caching allocator
-// Sizes round up to 512 bytes (to 1 MiB above 1 MiB); a freed block waits on the free
-// list of its rounded size. Work runs on one stream, so a block freed by the host can be
-// handed out again at once: the new owner's kernels queue after the old owner's.
+// Sizes round up by ss_size_class (the host cache's rule: 512 bytes, 1 MiB above
+// 1 MiB); a freed block waits on the free list of its rounded size. Work runs on one
+// stream, so a block freed by the host can be handed out again at once: the new
+// owner's kernels queue after the old owner's.
 
 static std::unordered_map<void *, size_t> g_live;          // block -> rounded size
 static std::map<size_t, std::vector<void *>> g_free;       // rounded size -> blocks
 static int64_t g_in_use, g_cached;
-
-static size_t round_size(size_t bytes)
-{
-    const size_t small = 512, big = (size_t)1 << 20;
-    if (bytes == 0) bytes = 1;
-    return bytes <= big ? (bytes + small - 1) / small * small : (bytes + big - 1) / big * big;
-}
 
 // Gives every cached block back to the driver; the lock is held by the caller.
 static void release_locked(void)
@@ -93,7 +87,7 @@ static void release_locked(void)
 extern "C" int ss_cuda_malloc(void **p, size_t bytes)
 {
     *p = NULL;
-    size_t size = round_size(bytes);
+    size_t size = ss_size_class(bytes);
     std::lock_guard<std::mutex> hold(g_lock);
     auto it = g_free.find(size);
     if (it != g_free.end() && !it->second.empty()) {

@@ -16,8 +16,9 @@ function M.now()
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 
---- Median wall time in seconds of fn() over `reps` runs after `warmup` runs.
-function M.median(fn, reps, warmup)
+--- Wall times in seconds of fn() over `reps` runs after `warmup` runs: the median and
+-- the spread, {median =, p25 =, p75 =, min =, max =}.
+function M.times(fn, reps, warmup)
   for _ = 1, warmup or 2 do fn() end
   local times = {}
   for i = 1, reps or 11 do
@@ -26,8 +27,13 @@ function M.median(fn, reps, warmup)
     times[i] = M.now() - t0
   end
   table.sort(times)
-  return times[math.floor((#times + 1) / 2)]
+  local function at(q) return times[math.floor(q * (#times - 1) + 0.5) + 1] end
+  return { median = times[math.floor((#times + 1) / 2)], p25 = at(0.25), p75 = at(0.75), min = times[1],
+    max = times[#times] }
 end
+
+--- Median wall time in seconds of fn() over `reps` runs after `warmup` runs.
+function M.median(fn, reps, warmup) return M.times(fn, reps, warmup).median end
 
 local json = require "scalespace.json"
 

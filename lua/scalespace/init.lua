@@ -20,6 +20,11 @@ end
 
 --- Creates directory `path` and its parents (an error says why it cannot); returns path.
 function M.mkdir(path) return lib.mkdir_p(path, "mkdir") end
+local memory = require "scalespace.memory"
+--- Host memory figures (a table of bytes and counts; see scalespace.memory), and the
+-- cached free blocks back to the system.
+M.memory = memory.stats
+M.empty_cache = memory.empty_cache
 
 --- OpenMP and OpenBLAS threads (SS_NUM_THREADS at start-up); n <= 0 restores the default.
 function M.set_num_threads(n)

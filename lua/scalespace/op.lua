@@ -196,9 +196,17 @@ end
 
 ----------------------------------------------------------------- application
 
---- The output for x: leading dimensions of x with the operator's image size, on x's device.
--- x's image size is checked against `want` first, so a wrong input allocates nothing.
-local function out_for(self, x, want, shape, fname)
+--- The output for x: opts.out when given (C checks its shape), else a new tensor with
+-- the leading dimensions of x and the operator's image size, on x's device. x's image
+-- size is checked against `want` first, so a wrong input allocates nothing.
+local function out_for(self, x, want, shape, opts, fname)
+  if opts ~= nil then
+    if type(opts) ~= "table" then arg_error(fname, 2, "an options table {out = tensor}", opts) end
+    if opts.out ~= nil then
+      if not tensor.is_tensor(opts.out) then raise(fname .. ": out must be a tensor, got " .. lib.typename(opts.out)) end
+      return opts.out
+    end
+  end
   local s = x:shape()
   if #s < 2 or s[#s - 1] ~= want[1] or s[#s] ~= want[2] then
     raise(string.format("%s: operator '%s' takes (…,%d,%d), got %s", fname, self.name, want[1], want[2],
@@ -208,18 +216,19 @@ local function out_for(self, x, want, shape, fname)
   return x:empty_like(s)
 end
 
---- y = M x for x (..., in_h, in_w).
-function Op:apply(x)
+--- y = M x for x (..., in_h, in_w); `opts.out` (optional) receives y, so a loop can
+-- reuse one output instead of making a tensor per call.
+function Op:apply(x, opts)
   tensor.expect_tensor(x, "apply", 1)
-  local y = out_for(self, x, self.in_shape, self.out_shape, "apply")
+  local y = out_for(self, x, self.in_shape, self.out_shape, opts, "apply")
   run(C.ss_linop_apply(self.c, y.p, x.p))
   return y
 end
 
---- x = Mᵀ y for y (..., out_h, out_w).
-function Op:adjoint(y)
+--- x = Mᵀ y for y (..., out_h, out_w); `opts.out` (optional) receives x.
+function Op:adjoint(y, opts)
   tensor.expect_tensor(y, "adjoint", 1)
-  local x = out_for(self, y, self.out_shape, self.in_shape, "adjoint")
+  local x = out_for(self, y, self.out_shape, self.in_shape, opts, "adjoint")
   run(C.ss_linop_adjoint(self.c, x.p, y.p))
   return x
 end

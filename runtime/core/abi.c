@@ -17,6 +17,9 @@ static const struct {
     FIELD(ss_solve_opts, warm_start),
     FIELD(ss_solve_info, iterations), FIELD(ss_solve_info, converged), FIELD(ss_solve_info, restarts),
     FIELD(ss_solve_info, reserved), FIELD(ss_solve_info, residual), FIELD(ss_solve_info, initial_residual),
+    FIELD(ss_memory_stats, in_use), FIELD(ss_memory_stats, cached), FIELD(ss_memory_stats, peak),
+    FIELD(ss_memory_stats, cache_limit), FIELD(ss_memory_stats, system_allocs), FIELD(ss_memory_stats, reused),
+    FIELD(ss_memory_stats, tensor_live), FIELD(ss_memory_stats, tensor_made),
 };
 
 int ss_abi_field(int i, const char **struct_name, const char **field, int64_t *offset, int64_t *struct_size)

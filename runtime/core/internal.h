@@ -18,9 +18,15 @@ int ss_error_set(int code, const char *file, int line, const char *fmt, ...)
         if (ss_rc_ < 0) return ss_rc_; \
     } while (0)
 
-/* 64-byte aligned host memory; NULL with the error set on failure. */
+/* 64-byte aligned host memory through the block cache (alloc.c); NULL with the
+ * error set on failure. Only ss_free may free it. */
 void *ss_alloc(size_t bytes, const char *what);
 void ss_free(void *p);
+/* The size a block of `bytes` is rounded up to, host and device alike: to 512 bytes
+ * up to 1 MiB, to 1 MiB above (few classes, so freed blocks are found again). */
+size_t ss_size_class(size_t bytes);
+/* Bytes of live tensor storage and of all tensor storage made, any device. */
+void ss_tensor_bytes(int64_t *live, int64_t *made);
 
 /* Shape description "(2,3,4)" into buf; returns buf. */
 const char *ss_shape_str(char *buf, size_t n, const ss_tensor *t);

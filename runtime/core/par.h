@@ -13,8 +13,12 @@
 
 #include <omp.h>
 
-/* Element counts up to this run in the calling thread. */
-#define SS_PAR_MIN 32768
+/* Element counts up to this run in the calling thread. OpenMP's workers sleep when
+ * idle (runtime/env/thread_policy.c), so a region pays a wake-up: 5-10 µs on the
+ * 2-core VM, where one thread streams 2^18 floats through axpby in ~25 µs. Below
+ * that a second thread cannot win, and when the other core is busy it makes the
+ * region wait for the scheduler. */
+#define SS_PAR_MIN 262144
 
 /* body(ctx, lo, hi) over contiguous pieces covering [0, n): one piece [0, n) in
  * the calling thread when !parallel or the team has one thread, else one piece

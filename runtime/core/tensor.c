@@ -20,6 +20,15 @@ struct ss_storage {
     atomic_int refcount;
 };
 
+/* Bytes of live tensor storage and of all storage made, any device (ss_memory). */
+static _Atomic int64_t storage_live, storage_made;
+
+void ss_tensor_bytes(int64_t *live, int64_t *made)
+{
+    *live = atomic_load(&storage_live);
+    *made = atomic_load(&storage_made);
+}
+
 static int shape_check(const char *op, int ndim, const int64_t *shape, int64_t *numel)
 {
     if (ndim < 1 || ndim > 4)
@@ -60,12 +69,15 @@ static ss_storage *storage_new(int64_t numel, int device)
     s->numel = numel;
     s->device = device;
     atomic_init(&s->refcount, 1);
+    atomic_fetch_add(&storage_live, (int64_t)bytes);
+    atomic_fetch_add(&storage_made, (int64_t)bytes);
     return s;
 }
 
 static void storage_release(ss_storage *s)
 {
     if (!s || atomic_fetch_sub(&s->refcount, 1) != 1) return;
+    atomic_fetch_sub(&storage_live, s->numel * (int64_t)sizeof(float));
     if (s->device == SS_CPU) ss_free(s->data);
 #ifdef SS_WITH_CUDA
     else ss_cuda_free(s->data);

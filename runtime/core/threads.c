@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 static int ss_default_threads;
+/* Set by libscalespace_env (runtime/env/thread_policy.c) when it chose the wait policy. */
+extern int ss_thread_policy_applied;
 
 int ss_set_num_threads(int n)
 {
@@ -20,6 +22,8 @@ int ss_get_num_threads(void) { return omp_get_max_threads(); }
 /* Read SS_NUM_THREADS once when the library is loaded, before any parallel region. */
 __attribute__((constructor)) static void ss_threads_init(void)
 {
+    /* libgomp has read the policy by now; child processes get the user's environment. */
+    if (ss_thread_policy_applied) unsetenv("OMP_WAIT_POLICY");
     ss_default_threads = omp_get_num_procs();
     const char *env = getenv("SS_NUM_THREADS");
     if (env && *env) {

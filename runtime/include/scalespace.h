@@ -54,6 +54,30 @@ int ss_cuda_empty_cache(void);
 /* Bytes held by live tensors and bytes cached free (0 and 0 without CUDA). */
 int ss_cuda_memory(int64_t *in_use, int64_t *cached);
 
+/* ---------------------------------------------------------------- host memory */
+
+/* Host memory, in bytes and counts since start. Freed blocks of 16 KiB and more wait
+ * in a cache by size class and are handed out again (the pages stay mapped); the
+ * cache holds at most cache_limit bytes (SS_HOST_CACHE_MB at start-up, default an
+ * eighth of RAM), the oldest blocks going back first. tensor_made counts the storage
+ * of every tensor made on any device: the clock by which the Lua side paces its
+ * garbage collector (the collector does not see tensor memory by itself). */
+typedef struct ss_memory_stats {
+    int64_t in_use;        /* host bytes in live blocks: tensors and scratch */
+    int64_t cached;        /* host bytes in freed blocks kept for reuse */
+    int64_t peak;          /* the highest in_use since start or ss_memory_reset_peak() */
+    int64_t cache_limit;   /* the most that cached may reach */
+    int64_t system_allocs; /* host blocks obtained from the system */
+    int64_t reused;        /* host blocks handed out again from the cache */
+    int64_t tensor_live;   /* bytes of the storage of live tensors, cpu and cuda */
+    int64_t tensor_made;   /* bytes of tensor storage made since start, cpu and cuda */
+} ss_memory_stats;
+int ss_memory(ss_memory_stats *stats);
+/* Gives the cached host blocks back to the system. */
+int ss_empty_cache(void);
+/* Sets peak to the current in_use. */
+int ss_memory_reset_peak(void);
+
 /* ---------------------------------------------------------------- threads */
 
 /* Layout of the exported structs, for the bindings' sizeof/offsetof test:

@@ -26,8 +26,9 @@
  * plan is made for one call and destroyed after it.
  *
  * A batch is cut into one contiguous chunk per OpenMP thread, each chunk one
- * plan_many call; FFTW's own threads are kept for a single large image (they
- * are pthreads that would compete with the OpenMP pool's spinning workers). */
+ * plan_many call; FFTW's threads are kept for a single large image, and even
+ * they run on the OpenMP team (fftw_threads_set_callback): one pool of threads,
+ * with one wait policy, instead of FFTW's pthreads beside OpenMP's. */
 #define PLAN_TABLE_SIZE 64
 /* Below this many values per call one thread does all the work. */
 #define PLAN_PARALLEL_MIN ((int64_t)1 << 15)
@@ -43,6 +44,14 @@ static plan_entry plan_table[PLAN_TABLE_SIZE];
 static int plan_count;
 static int plan_threads_ok; /* 1 after fftwf_init_threads succeeded, -1 if it failed */
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* FFTW's parallel loop on the OpenMP team: job j of njobs is work(jobdata + j·elsize). */
+static void omp_spawn_loop(void *(*work)(char *), char *jobdata, size_t elsize, int njobs, void *data)
+{
+    (void)data;
+#pragma omp parallel for schedule(static) num_threads(njobs)
+    for (int j = 0; j < njobs; j++) work(jobdata + (size_t)j * elsize);
+}
 
 /* A plan for data's alignment; *owned = 1 when the caller must destroy it. */
 static fftwf_plan plan_get(float *data, int h, int w, int batch, int kind, int nthreads, int *owned)
@@ -62,7 +71,10 @@ static fftwf_plan plan_get(float *data, int h, int w, int batch, int kind, int n
         }
     }
     if (!p) {
-        if (plan_threads_ok == 0) plan_threads_ok = fftwf_init_threads() ? 1 : -1;
+        if (plan_threads_ok == 0) {
+            plan_threads_ok = fftwf_init_threads() ? 1 : -1;
+            if (plan_threads_ok > 0) fftwf_threads_set_callback(omp_spawn_loop, NULL);
+        }
         if (plan_threads_ok < 0) nthreads = 1;
         fftwf_plan_with_nthreads(nthreads);
         int n[2] = {h, w};
