@@ -28,8 +28,11 @@ static inline float bin_apply(int op, float x, float y)
     }
 }
 
-/* out[i] = a[i*sa] op b[i*sb], strides 0 or 1; the branches let GCC vectorise. */
-static void bin_row(int op, float *restrict o, const float *a, int64_t sa, const float *b, int64_t sb, int64_t n)
+/* out[i] = a[i*sa] op b[i*sb], strides 0 or 1; the branches let GCC vectorise. Inlined
+ * with a constant op (bin_row below), so the switch in bin_apply folds away: a switch per
+ * element made ss_add 12x slower than ss_axpby. */
+static inline __attribute__((always_inline)) void bin_row_op(const int op, float *restrict o, const float *a,
+                                                             int64_t sa, const float *b, int64_t sb, int64_t n)
 {
     if (sa == 1 && sb == 1)
         for (int64_t i = 0; i < n; i++) o[i] = bin_apply(op, a[i], b[i]);
@@ -42,6 +45,19 @@ static void bin_row(int op, float *restrict o, const float *a, int64_t sa, const
     } else {
         const float v = bin_apply(op, a[0], b[0]);
         for (int64_t i = 0; i < n; i++) o[i] = v;
+    }
+}
+
+static void bin_row(int op, float *restrict o, const float *a, int64_t sa, const float *b, int64_t sb, int64_t n)
+{
+    switch (op) {
+    case SS_BIN_ADD: bin_row_op(SS_BIN_ADD, o, a, sa, b, sb, n); break;
+    case SS_BIN_SUB: bin_row_op(SS_BIN_SUB, o, a, sa, b, sb, n); break;
+    case SS_BIN_MUL: bin_row_op(SS_BIN_MUL, o, a, sa, b, sb, n); break;
+    case SS_BIN_DIV: bin_row_op(SS_BIN_DIV, o, a, sa, b, sb, n); break;
+    case SS_BIN_POW: bin_row_op(SS_BIN_POW, o, a, sa, b, sb, n); break;
+    case SS_BIN_MAX: bin_row_op(SS_BIN_MAX, o, a, sa, b, sb, n); break;
+    default: bin_row_op(SS_BIN_MIN, o, a, sa, b, sb, n); break;
     }
 }
 
