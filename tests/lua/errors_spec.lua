@@ -91,7 +91,7 @@ local rows = {
   { "a batch of times of the wrong length", function() return ihdm():marginal(x4, { 1, 2, 3 }, g) end, "ihdm.marginal: 3 times for a batch of 2" },
   { "noise of the wrong shape", function() return ddpm():marginal(x4, 2, ss.zeros { 1, 1, 2, 2 }) end, "noise has shape (1,1,2,2), expected (2,1,4,4)" },
   { "a training example with an unknown prediction", function() return ddpm():training_example(x4, { 1, 2 }, x4, { prediction = "v" }) end, 'ddpm.training_example: prediction "v" is not one ddpm learns (eps, x0)' },
-  { "a process that cannot be stored", function() return ss.process.linear { size = 4, T = 1, step_op = function() return 1 end, std = function() return 0.1 end }:descriptor() end, "process linear: option options.step_op is a function" },
+  { "a process that cannot be stored", function() return ss.process.linear { size = 4, T = 1, step_op = function() return 1 end, std = function() return 0.1 end }:descriptor() end, "process linear: option options.std is a function" },
   { "linear_beta with β above 1", function() return ss.schedule.linear_beta(10, 0.5, 2) end, "schedule.linear_beta: argument 3: β must be in (0, 1), got 2" },
   { "ihdm_sigma with 0 levels", function() return ss.schedule.ihdm_sigma(0) end, "schedule.ihdm_sigma: argument 1: expected a step count T >= 1, got 0" },
   -- networks and optimisers

@@ -340,6 +340,7 @@ describe("scale-space properties (Peter, Sect. 5)", function()
     local broken = ss.process.heat { size = 16, times = { 1, 5, 20, 80 } }
     function broken:lam(t) return (self.rates + 1e-3):mul_(-self.time[t]):exp_() end
     function broken:ratio(s, t) return (self.rates + 1e-3):mul_(self.time[s] - self.time[t]):exp_() end
+    function broken:propagate(x, s, t) return self:combine { { self:ratio(s, t), x } } end
     local d = grey_drift(broken, g:uniform { 4, 1, 16, 16 }, g)
     print(string.format("  broken heat: grey value drift %.3g (the check needs < 1e-6)", d))
     assert.is_true(d > 1e-2)

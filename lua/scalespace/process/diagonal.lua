@@ -34,9 +34,11 @@ function Diagonal:combine(terms)
     if per_frequency(c) then
       local z = self.D(x):mul_(c)
       if Y then Y:add_(z) else Y = z end
-    elseif is_t(c) or c ~= 0 then
+    elseif is_t(c) then
       local z = x * c
       if y then y:add_(z) else y = z end
+    elseif c ~= 0 then
+      if y then y:add_(x, c) else y = x * c end -- a number: one fused pass (axpby)
     end
   end
   if Y then
@@ -88,7 +90,13 @@ function Diagonal:mean(x0, t)
     check_batch(self, x0, t, "mean")
     return self:combine { { self:lam_batch(t), x0 } }
   end
-  return self:combine { { self:lam(self:check_time(t, "mean")), x0 } }
+  return self:propagate(x0, 0, self:check_time(t, "mean"))
+end
+
+--- The mean of the transition s → t, ratio(s, t) ⊙ x. Heat-like processes override it
+-- with the heat semigroup's own kernel (banded, no DCT).
+function Diagonal:propagate(x, s, t)
+  return self:combine { { self:ratio(s, t), x } }
 end
 
 --- A sample of p(x_t | x_0); t a time, or a list of times (one per sample: the whole
@@ -122,11 +130,18 @@ function Diagonal:transition(x, s, t, g)
   self:check_time(t, "transition")
   if t < s then raise(self.name .. ".transition: needs s <= t") end
   if t == s then return x:clone() end
-  local a = self:ratio(s, t)
-  if self.deterministic then return self:combine { { a, x } } end
-  local var = self:gamma2(t) - a * a * self:gamma2(s)
+  local y = self:propagate(x, s, t)
+  if self.deterministic then return y end
+  -- σ²_{t|s} = γ_t² − α²γ_s²: a number from a marginal (γ_0 = 0), per frequency otherwise
+  local g2s = self:gamma2(s)
+  local var = self:gamma2(t)
+  if g2s ~= 0 then
+    local a = self:ratio(s, t)
+    var = var - a * a * g2s
+  end
   local eps = base.noise(g, x:shape(), self.name .. ".transition", x:device_name())
-  return self:combine { { a, x }, { sqrt0(var), eps } }
+  if is_t(var) then return y:add_(self:combine { { sqrt0(var), eps } }) end
+  return y:add_(eps, sqrt0(var))
 end
 
 --- The reverse step's times: t ≥ 1 and s = opts.s (default t − 1) with 0 ≤ s < t.
@@ -390,6 +405,11 @@ local function heat_like(name, opts, sigma)
   end
   function P:ratio(s, t) return (self.rates * (self.time[s] - self.time[t])):exp_() end
   function P:gamma2(t) return t == 0 and 0 or self.sigma ^ 2 end
+  function P:propagate(x, s, t)
+    local y = x:empty_like()
+    lib.check(lib.C.ss_heat_forward(y.p, x.p, self.time[t] - self.time[s]))
+    return y
+  end
   return P
 end
 

@@ -210,8 +210,11 @@ local function plain(v, path, name)
   local t = type(v)
   if t == "number" or t == "string" or t == "boolean" then return v end
   if t == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end) -- the first bad key, always the same
     local c = {}
-    for k, x in pairs(v) do c[k] = plain(x, path .. "." .. tostring(k), name) end
+    for _, k in ipairs(keys) do c[k] = plain(v[k], path .. "." .. tostring(k), name) end
     return c
   end
   raise(string.format("process %s: option %s is a %s; a checkpoint can only store numbers, strings, booleans and "
