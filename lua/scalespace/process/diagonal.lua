@@ -214,21 +214,10 @@ function Diagonal:capabilities()
     min_snr = self.min_snr or false }
 end
 
--- The prediction an options table asks for, checked against the process's.
-local function prediction_of(self, o, fname)
-  local caps = self:capabilities()
-  local p = o and o.prediction or caps.predictions[1]
-  for _, q in ipairs(caps.predictions) do
-    if q == p then return p end
-  end
-  raise(string.format('%s.%s: prediction "%s" is not one %s learns (%s)', self.name, fname, tostring(p), self.name,
-    table.concat(caps.predictions, ", ")))
-end
-
 --- The training example of a batch x0 at times ts with noise eps: input x_t (batched
 -- marginal), target ε or x_0, min-SNR weights when o.min_snr is a number.
 function Diagonal:training_example(x0, ts, eps, o)
-  local pred = prediction_of(self, o, "training_example")
+  local pred = self:prediction(o, "training_example")
   local x = self:marginal(x0, self:check_times(ts, "training_example", 1), eps)
   local weight
   if o and o.min_snr then
@@ -246,7 +235,7 @@ end
 -- ε without dividing by λ_t) or DDIM (o.method = "ddim").
 function Diagonal:reverse_step(x, pred, t, s, g, o)
   o = o or {}
-  local prediction = prediction_of(self, o, "reverse_step")
+  local prediction = self:prediction(o, "reverse_step")
   if o.method == "ddim" then
     local eps = pred
     if prediction == "x0" then
@@ -450,7 +439,7 @@ function M.ihdm(opts)
   --- Input u_k = F(t_k)u_0 + σε and target F(t_{k−1})u_0 − u_k for each sample's level
   -- k: one forward DCT of the batch and two inverse ones, whatever the batch size.
   function P:training_example(x0, ts, eps, o)
-    prediction_of(self, o, "training_example")
+    self:prediction(o, "training_example")
     if o and o.min_snr then raise("ihdm.training_example: IHDM's loss has no min-SNR weights (min_snr = false)") end
     self:check_input(x0, "training_example")
     check_batch(self, x0, ts, "training_example", 1)
@@ -463,7 +452,7 @@ function M.ihdm(opts)
   end
   --- u_s = u_t + f (the predicted residual) + δ·ε, no noise when s = 0 (o.delta overrides δ).
   function P:reverse_step(x, pred, t, s, g, o)
-    prediction_of(self, o, "reverse_step")
+    self:prediction(o, "reverse_step")
     self:check_time(t, "reverse_step", 1)
     if s ~= t - 1 then raise("ihdm.reverse_step: the network maps level k to k − 1; s must be t − 1") end
     local y = x + pred

@@ -148,6 +148,18 @@ local function not_learnable(self, fname)
 end
 
 function Process:training_example() not_learnable(self, "training_example") end
+
+--- The prediction an options table asks for (o.prediction, else the process's default),
+-- checked against the ones the process learns; fname names the caller in the error.
+function Process:prediction(o, fname)
+  local caps = self:capabilities()
+  local p = o and o.prediction or caps.predictions[1]
+  for _, q in ipairs(caps.predictions) do
+    if q == p then return p end
+  end
+  raise(string.format('%s.%s: prediction "%s" is not one %s learns (%s)', self.name, fname, tostring(p), self.name,
+    table.concat(caps.predictions, ", ")))
+end
 function Process:reverse_step() not_learnable(self, "reverse_step") end
 
 --- Uniform times 1..T.

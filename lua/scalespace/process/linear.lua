@@ -316,15 +316,6 @@ function Linear:capabilities()
   return { predictions = self.predictions, methods = { "ancestral" }, respacing = true, min_snr = self.min_snr }
 end
 
-local function prediction_of(self, o, fname)
-  local p = o and o.prediction or self.predictions[1]
-  for _, q in ipairs(self.predictions) do
-    if q == p then return p end
-  end
-  raise(string.format('%s.%s: prediction "%s" is not one %s learns (%s)', self.name, fname, tostring(p), self.name,
-    table.concat(self.predictions, ", ")))
-end
-
 --- Times for a batch that share one resolution: uniform when the process never changes
 -- size; otherwise Scale Space Diffusion's rule — one t drawn uniformly; if step t changes
 -- the size the whole batch uses it, else the batch is drawn from the steps that keep
@@ -380,7 +371,7 @@ end
 -- unscaled mean A_{t−1}x_0 (operators only; Scale Space Diffusion's target) or ε, min-SNR
 -- weights by c_t²/σ_t² when o.min_snr is a number, and the output size.
 function Linear:training_example(x0, ts, eps, o)
-  local pred = prediction_of(self, o, "training_example")
+  local pred = self:prediction(o, "training_example")
   self:check_times(ts, "training_example", 1)
   local x = self:marginal(x0, ts, eps)
   local target
@@ -423,7 +414,7 @@ end
 -- o.isotropic: the paper's ablation (DDPM's variance instead of the Lanczos noise).
 function Linear:reverse_step(x, pred, t, s, g, o)
   o = o or {}
-  local prediction = prediction_of(self, o, "reverse_step")
+  local prediction = self:prediction(o, "reverse_step")
   if o.method ~= nil and o.method ~= "ancestral" then
     raise(string.format('%s.reverse_step: method must be "ancestral", got "%s"', self.name, o.method))
   end
