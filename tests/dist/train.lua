@@ -167,7 +167,10 @@ local function ranks(case, dir)
 end
 local function losses_of(out)
   local t = {}
-  for step, v in out:gmatch("\nloss (%d+) (%S+)") do t[tonumber(step)] = tonumber(v) end
+  for line in out:gmatch("[^\n]+") do
+    local step, v = line:match("^loss (%d+) (%S+)$")
+    if step then t[tonumber(step)] = tonumber(v) end
+  end
   return t
 end
 local function stops_of(out)
