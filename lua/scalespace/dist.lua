@@ -112,6 +112,25 @@ function M.broadcast(ts, root)
   return ts
 end
 
+--- Root's generator states (seed and offset, exactly) into every rank's generators: one
+-- ss.rng or a list of them (the same number on every rank); root defaults to 0. Returns gens.
+function M.broadcast_rng(gens, root)
+  local list = ffi.istype("ss_rng", gens) and { gens } or gens
+  if type(list) ~= "table" then arg_error("ss.dist.broadcast_rng", 1, "an ss.rng or a list of them", gens) end
+  root = check_root(root, "ss.dist.broadcast_rng", 2)
+  local n = #list
+  local buf = ffi.new("uint64_t[?]", math.max(2 * n, 1))
+  for i, g in ipairs(list) do
+    if not ffi.istype("ss_rng", g) then
+      raise(string.format("ss.dist.broadcast_rng: entry %d of the list: expected an ss.rng, got %s", i, lib.typename(g)))
+    end
+    buf[2 * i - 2], buf[2 * i - 1] = g.seed, g.offset
+  end
+  check(C.ss_dist_broadcast_bytes(buf, 16 * n, root))
+  for i, g in ipairs(list) do g.seed, g.offset = buf[2 * i - 2], buf[2 * i - 1] end
+  return gens
+end
+
 --- Each tensor becomes its sum ("sum", the default) or mean ("mean") over the ranks,
 -- in place; the list travels as one float32 bucket. Returns ts.
 function M.allreduce(ts, op)

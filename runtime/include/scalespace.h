@@ -91,11 +91,12 @@ int ss_get_num_threads(void);
 
 /* ---------------------------------------------------------------- interruption */
 
-/* While trapped, Ctrl-C (SIGINT) only sets a flag that a loop reads at a safe point
- * (between training steps); the first signal restores the previous action, so a
- * second Ctrl-C acts as before. A SIGINT that was ignored stays ignored. */
+/* While trapped, Ctrl-C (SIGINT) and SIGUSR1 (what mpirun passes on to the ranks of a
+ * distributed run) only set a flag that a loop reads at a safe point (between training
+ * steps); the first of each restores that signal's previous action, so a second Ctrl-C
+ * acts as before. A signal that was ignored stays ignored. */
 int ss_interrupt_trap(void);
-int ss_interrupt_pending(void); /* 1 when SIGINT arrived since the trap, else 0 */
+int ss_interrupt_pending(void); /* 1 when SIGINT or SIGUSR1 arrived since the trap, else 0 */
 int ss_interrupt_release(void); /* the previous action back, the flag cleared */
 
 /* The runtime-wide interrupt request, raised by a host's SIGINT handler (the REPL,

@@ -1,12 +1,15 @@
 -- train_spec.lua — ss.train: an interrupted and resumed run repeats the uninterrupted one
--- bit for bit (the interruption is a real SIGINT), a non-finite loss stops the run keeping
--- the last good checkpoint, bad configs are refused before anything runs, and every
--- process kind trains and writes its outputs.
+-- bit for bit (the interruption is a real SIGINT, or SIGUSR1 as mpirun passes it on), a
+-- non-finite loss stops the run keeping the last good checkpoint, bad configs are refused
+-- before anything runs, and every process kind trains and writes its outputs. The pieces
+-- of a data-parallel run that one process can check: a rank's share of the batch, its
+-- dropout masks (the whole batch's rows), gradients as views of one flat buffer. The runs
+-- on 2 ranks are tests/dist/train.lua.
 local ss = require "scalespace"
 local ffi = require "ffi"
 
 pcall(ffi.cdef, "int raise(int sig);")
-local SIGINT = 2
+local SIGINT, SIGUSR1 = 2, 10
 
 local h = dofile("tests/lua/helpers.lua")
 local exists, bits = h.exists, h.bits
@@ -101,6 +104,7 @@ describe("training", function()
       { { steps = 10, out = out, clip = true }, "'clip' must be a number or false" },
       { { out = out }, "'steps' must be a whole number" },
       { { steps = 10, out = out, prediction = "x0" }, "'prediction' is \"x0\", but ihdm learns residual" },
+      { { steps = 10, out = out, check_every = 2.5 }, "'check_every' must be a whole number >= 0" },
     }
     for _, case in ipairs(cases) do
       local ok, err = pcall(ss.train.run, P, net(), data(), case[1])
@@ -144,5 +148,90 @@ describe("training", function()
       local _, rows = ss.plot.read_csv(out .. "/loss.csv")
       assert.are.equal(2, #rows)
     end
+  end)
+
+  it("stops at SIGUSR1 as at Ctrl-C, with a checkpoint that resumes", function()
+    local P = ss.process.ddpm { beta = ss.schedule.linear_beta(50) }
+    local out = dir .. "/usr1"
+    local r = ss.train.run(P, net(), data(), config(out, { steps = 10,
+      on_step = function(step) if step == 4 then ffi.C.raise(SIGUSR1) end end }))
+    assert.is_true(r.interrupted)
+    assert.are.equal(4, r.step)
+    assert.are.equal("4", ss.checkpoint.meta(out .. "/checkpoint.safetensors").step)
+    local r2 = ss.train.run(P, net(), data(), config(out, { steps = 10 }))
+    assert.is_false(r2.interrupted)
+    assert.are.equal(10, r2.step)
+  end)
+end)
+
+describe("data-parallel pieces", function()
+  it("splits a global batch into contiguous shares that differ by at most one", function()
+    for _, case in ipairs { { 4, 2 }, { 3, 2 }, { 7, 3 }, { 5, 5 }, { 32, 8 } } do
+      local batch, world = case[1], case[2]
+      local next_row, sizes = 0, {}
+      for rank = 0, world - 1 do
+        local first, n = ss.train.batch_part(batch, rank, world)
+        assert.are.equal(next_row, first)
+        assert.is_true(n >= 1)
+        next_row, sizes[#sizes + 1] = first + n, n
+      end
+      assert.are.equal(batch, next_row)
+      assert.is_true(math.max(unpack(sizes)) - math.min(unpack(sizes)) <= 1)
+    end
+    assert.are.same({ 0, 1 }, { ss.train.batch_part(3, 0, 2) })
+    assert.are.same({ 1, 2 }, { ss.train.batch_part(3, 1, 2) })
+  end)
+
+  it("draws a share's dropout masks as the rows of the whole batch's, the generator ending alike", function()
+    -- 9 and 3 values per row put most shares' first value inside a Philox block of 4; 8 never
+    local checked = 0
+    for _, shape in ipairs { { 5, 1, 3, 3 }, { 5, 2, 2, 2 }, { 5, 3, 1, 1 } } do
+      local x = ss.rng(seed):normal(shape)
+      local whole = ss.nn.Dropout(0.3, { rng = ss.rng(seed + 1) })
+      local want = whole:forward(x)
+      for first = 0, 4 do
+        for n = 1, 5 - first do
+          local d = ss.nn.Dropout(0.3, { rng = ss.rng(seed + 1) }):set_batch_part(first, 5)
+          local rows = x:narrow(1, first + 1, n)
+          local y = d:forward(rows)
+          assert.are.equal(bits(want:narrow(1, first + 1, n)), bits(y))
+          assert.are.equal(whole.rng.offset, d.rng.offset)
+          -- the backward applies the same rows of the mask
+          local gin = d:backward(rows, ss.ones(y:shape()))
+          assert.are.equal(bits(whole.mask:narrow(1, first + 1, n)), bits(gin))
+          checked = checked + 1
+        end
+      end
+    end
+    print("  dropout shares checked: " .. checked)
+    local d = ss.nn.Dropout(0.3):set_batch_part(3, 4)
+    assert.has_error(function() d:forward(ss.ones { 2, 1, 2, 2 }) end,
+      "nn.Dropout:forward: rows 4..5 of a batch of 4 (set_batch_part)")
+    assert.has_error(function() d:set_batch_part(2, 2) end)
+    -- cleared, it draws as before
+    d:set_batch_part(nil)
+    assert.is_nil(d.batch_part)
+  end)
+
+  it("makes the gradients views of one flat buffer, in order, without changing them", function()
+    local a, b = net(), net()
+    local flat = b:flatten_grads()
+    local x = data():narrow(1, 1, 4)
+    local ts = { 1, 2, 3, 4 }
+    for _, m in ipairs { a, b } do
+      m:zero_grad()
+      local y = m:forward(x, ts)
+      m:backward(x, ss.ones(y:shape()))
+    end
+    local _, ga = a:parameters()
+    local _, gb = b:parameters()
+    local off = 0
+    for i = 1, #ga do
+      assert.are.equal(bits(ga[i]), bits(gb[i]))
+      assert.are.equal(ffi.cast("char *", flat.p.data) + 4 * off, ffi.cast("char *", gb[i].p.data))
+      off = off + gb[i]:numel()
+    end
+    assert.are.equal(off, flat:numel())
+    assert.are.equal(b:num_parameters(), off)
   end)
 end)

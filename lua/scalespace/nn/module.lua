@@ -105,6 +105,59 @@ function Module:zero_grad()
   return self
 end
 
+--- Makes every parameter gradient a view of one flat buffer (zeros, on the module's
+-- device), end to end in the order of parameters(), and returns the buffer: ss.dist
+-- then all-reduces the gradients where they lie, without packing them. The layers
+-- find their gradients by name at each backward, so only objects made before (an
+-- optimiser) still hold the old tensors: make them after, as after `to`.
+function Module:flatten_grads()
+  local named = self:named_parameters()
+  local total = 0
+  for _, e in ipairs(named) do total = total + e.grad:numel() end
+  local flat = tensor.zeros({ math.max(total, 1) }, self.device)
+  local views, off = {}, 1
+  for i, e in ipairs(named) do
+    local n = e.grad:numel()
+    views[i] = flat:narrow(1, off, n):reshape(e.grad:shape())
+    off = off + n
+  end
+  -- the registries hold (module, name) pairs: walk them in the same order as named_parameters
+  local i = 0
+  local function assign(m)
+    for _, p in ipairs(m._params) do
+      i = i + 1
+      m[p.grad_name] = views[i]
+    end
+    for _, c in ipairs(m._children) do assign(c.module) end
+  end
+  assign(self)
+  return flat
+end
+
+--- Declares that this module's batches are rows first + 1 .. first + n of a batch of
+-- `total` rows (a data-parallel rank's share of the global batch); nil clears it. Layers
+-- that draw per value (nn.Dropout) then take their rows of the draw one process would
+-- make for the whole batch, and leave the generator where that draw would, so every
+-- rank's masks are the single process's and the generators stay in step.
+function Module:set_batch_part(first, total)
+  local part
+  if first ~= nil then
+    if type(first) ~= "number" or first < 0 or first % 1 ~= 0 then
+      arg_error("set_batch_part", 1, "the number of rows before this part (a whole number >= 0)", first)
+    end
+    if type(total) ~= "number" or total <= first or total % 1 ~= 0 then
+      arg_error("set_batch_part", 2, "the rows of the whole batch (a whole number > first)", total)
+    end
+    part = { first = first, total = total }
+  end
+  local function set(m)
+    m.batch_part = part
+    for _, c in ipairs(m._children) do set(c.module) end
+  end
+  set(self)
+  return self
+end
+
 local function set_mode(m, train)
   m.train = train
   for _, c in ipairs(m._children) do set_mode(c.module, train) end
