@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config luajit libluajit-5.1-dev libfftw3-dev libopenblas-dev
-          liblapacke-dev libpng-dev zlib1g-dev libcjson-dev librandom123-dev libedit-dev lua-busted
+          liblapacke-dev libdnnl-dev libpng-dev zlib1g-dev libcjson-dev librandom123-dev libedit-dev lua-busted
           dataset-fashion-mnist npm gnuplot-nox)
 # Extra packages for `make bench` (the peers we time against) and fixture regeneration.
 if [ "${SS_SETUP_PEERS:-0}" = 1 ]; then

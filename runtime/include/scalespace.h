@@ -469,21 +469,29 @@ void ss_nn_workspace_free(ss_nn_workspace *ws);
 int64_t ss_nn_workspace_bytes(const ss_nn_workspace *ws);
 
 /* 2-D cross-correlation with zero padding, groups = dilation = 1:
- * out[n][o][y][x] = bias[o] + Σ_{c,i,j} weight[o][c][i][j] · in[n][c][y·s−p+i][x·s−p+j].
- * out: (N,Cout,Ho,Wo), in: (N,Cin,H,W), weight: (Cout,Cin,kh,kw),
- * bias: (Cout) or NULL; Ho = (H + 2p − kh)/s + 1, Wo = (W + 2p − kw)/s + 1
- * (rounded down), stride s >= 1, padding p >= 0. A 1x1 kernel with s = 1 and
- * p = 0 is one sgemm per image; others run im2col + sgemm over chunks of
- * images. A batch of at least ss_get_num_threads() images is split over the
- * threads (OpenBLAS runs single-threaded meanwhile); a smaller one runs its
- * products on OpenBLAS's threads. */
+ * out[n][o][y][x] = bias[o] + Σ_{c,i,j} weight[o][c][i][j] · in[n][c][y·sh−ph+i][x·sw−pw+j].
+ * out: (N,Cout,Ho,Wo), in: (N,Cin,H,W), weight: (Cout,Cin,kh,kw) (any kh, kw: 3x3,
+ * 1x7, 7x1, ...), bias: (Cout) or NULL; Ho = (H + 2·ph − kh)/sh + 1, Wo = (W + 2·pw −
+ * kw)/sw + 1 (rounded down); strides sh = stride_h, sw = stride_w >= 1, paddings
+ * ph = pad_h, pw = pad_w >= 0 (zeros on both sides of each axis). On the CPU, oneDNN's
+ * direct convolution when the library was built with it, except 1x1 kernels with
+ * stride 1 and no padding (one sgemm per image) and the backward of convolutions with
+ * fewer than 8 input channels, which run im2col + sgemm over chunks of images; the
+ * environment variable SS_CPU_CONV=onednn or im2col forces one path (read at each
+ * call). The im2col path splits a batch of at least ss_get_num_threads() images over
+ * the threads (OpenBLAS single-threaded meanwhile); a smaller one runs its products
+ * on OpenBLAS's threads; oneDNN runs on the OpenMP threads. */
 int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weight, const ss_tensor *bias,
-                      int stride, int padding, ss_nn_workspace *ws);
+                      int stride_h, int stride_w, int pad_h, int pad_w, ss_nn_workspace *ws);
 /* grad_in (N,Cin,H,W) = ∂L/∂in (written); grad_weight (Cout,Cin,kh,kw) += ∂L/∂weight;
  * grad_bias (Cout) += ∂L/∂bias; each may be NULL. grad_out: (N,Cout,Ho,Wo) = ∂L/∂out;
- * in and weight as in the forward (both required, for the shapes). */
+ * in, weight, strides and paddings as in the forward (in and weight required, for the shapes). */
 int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
-                       const ss_tensor *in, const ss_tensor *weight, int stride, int padding, ss_nn_workspace *ws);
+                       const ss_tensor *in, const ss_tensor *weight, int stride_h, int stride_w, int pad_h, int pad_w,
+                       ss_nn_workspace *ws);
+/* What runs a CPU 3x3 convolution now, for benchmark reports: "oneDNN 2.6.3 (jit:avx2)"
+ * (version, implementation) or "im2col + OpenBLAS sgemm". */
+const char *ss_conv2d_cpu_path(void);
 
 /* Fully connected layer, out = in · weightᵀ + bias, one sgemm.
  * out: (...,Fout), in: (...,Fin) with the same leading dimensions (e.g. (N,Fin)),

@@ -1,6 +1,7 @@
 /* test_cuda_nn.c — the neural-network layers on CUDA against the CPU at UNet-like shapes:
  * conv2d (3x3 stride 1 and 2, 1x1, odd sizes, with and without bias, one shape at two batch
- * sizes, one large enough for several cuBLAS chunks) on both paths (cuDNN and
+ * sizes, one large enough for several cuBLAS chunks; Inception's 1x7/7x1/1x3/3x1 with
+ * one-axis padding and its stride-2 stem) on both paths (cuDNN and
  * SS_CUDA_CONV=cublas), each in exact FP32 (SS_CUDA_TF32=0) and with TF32 allowed (the
  * default); linear; GroupNorm; SiLU; 2x2 average pooling; nearest 2x up-sampling; the
  * timestep embedding. Every forward and backward; the backward twice, so the parameter
@@ -89,8 +90,8 @@ static void conv_env(const char *path, const char *tf32)
 /* ------------------------------------------------------------ conv2d */
 
 typedef struct conv_case {
-    int64_t n, cin, h, w, cout, k;
-    int stride, pad, bias;
+    int64_t n, cin, h, w, cout, kh, kw;
+    int sh, sw, ph, pw, bias;
 } conv_case;
 
 /* The CPU results of one case: forward, the backward once, twice, then grad_weight alone
@@ -102,41 +103,41 @@ typedef struct conv_ref {
 
 static void conv_reference(const conv_case *c, conv_ref *r)
 {
-    const int64_t ho = (c->h + 2 * c->pad - c->k) / c->stride + 1, wo = (c->w + 2 * c->pad - c->k) / c->stride + 1;
-    const int64_t si[4] = {c->n, c->cin, c->h, c->w}, sw[4] = {c->cout, c->cin, c->k, c->k}, sb[1] = {c->cout},
+    const int64_t ho = (c->h + 2 * c->ph - c->kh) / c->sh + 1, wo = (c->w + 2 * c->pw - c->kw) / c->sw + 1;
+    const int64_t si[4] = {c->n, c->cin, c->h, c->w}, sw[4] = {c->cout, c->cin, c->kh, c->kw}, sb[1] = {c->cout},
                   so[4] = {c->n, c->cout, ho, wo};
     r->in = randn(4, si, 0, 1);
     r->weight = randn(4, sw, 0, 1);
     r->bias = c->bias ? randn(1, sb, 0, 1) : NULL;
     r->grad_out = randn(4, so, 0, 1);
     r->out = cpu_zeros(4, so);
-    CHECK_OK(ss_conv2d_forward(r->out, r->in, r->weight, r->bias, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_forward(r->out, r->in, r->weight, r->bias, c->sh, c->sw, c->ph, c->pw, NULL));
     r->gi = cpu_zeros(4, si);
     ss_tensor *gw = cpu_zeros(4, sw), *gb = cpu_zeros(1, sb);
-    CHECK_OK(ss_conv2d_backward(r->gi, gw, gb, r->grad_out, r->in, r->weight, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_backward(r->gi, gw, gb, r->grad_out, r->in, r->weight, c->sh, c->sw, c->ph, c->pw, NULL));
     r->gw1 = clone(gw), r->gb1 = clone(gb);
-    CHECK_OK(ss_conv2d_backward(r->gi, gw, gb, r->grad_out, r->in, r->weight, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_backward(r->gi, gw, gb, r->grad_out, r->in, r->weight, c->sh, c->sw, c->ph, c->pw, NULL));
     r->gw2 = clone(gw), r->gb2 = gb;
-    CHECK_OK(ss_conv2d_backward(NULL, gw, NULL, r->grad_out, r->in, r->weight, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_backward(NULL, gw, NULL, r->grad_out, r->in, r->weight, c->sh, c->sw, c->ph, c->pw, NULL));
     r->gw3 = gw;
 }
 
 /* One case on cuda under the current SS_CUDA_CONV / SS_CUDA_TF32, against r. */
 static void conv_on_gpu(const conv_case *c, const conv_ref *r, const char *mode, double tol)
 {
-    char name[96], label[160];
-    snprintf(name, sizeof name, "conv2d %lldx%lld s%d %lld->%lld %lldx%lld%s %s", (long long)c->k, (long long)c->k,
-             c->stride, (long long)c->cin, (long long)c->cout, (long long)c->h, (long long)c->w,
-             c->bias ? "" : " nobias", mode);
+    char name[128], label[192];
+    snprintf(name, sizeof name, "conv2d %lldx%lld s(%d,%d) p(%d,%d) %lld->%lld %lldx%lld%s %s", (long long)c->kh,
+             (long long)c->kw, c->sh, c->sw, c->ph, c->pw, (long long)c->cin, (long long)c->cout, (long long)c->h,
+             (long long)c->w, c->bias ? "" : " nobias", mode);
     ss_tensor *in = cuda_copy(r->in), *weight = cuda_copy(r->weight), *bias = r->bias ? cuda_copy(r->bias) : NULL;
     ss_tensor *grad_out = cuda_copy(r->grad_out), *out = gpu_garbage(r->out), *gi = gpu_garbage(r->gi);
     ss_tensor *gw = gpu_zeros(4, r->weight->shape), *gb = gpu_zeros(1, r->gb1->shape);
 
-    CHECK_OK(ss_conv2d_forward(out, in, weight, bias, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_forward(out, in, weight, bias, c->sh, c->sw, c->ph, c->pw, NULL));
     snprintf(label, sizeof label, "%s forward", name);
     cuda_close(label, r->out, out, tol);
 
-    CHECK_OK(ss_conv2d_backward(gi, gw, gb, grad_out, in, weight, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_backward(gi, gw, gb, grad_out, in, weight, c->sh, c->sw, c->ph, c->pw, NULL));
     snprintf(label, sizeof label, "%s grad_in", name);
     cuda_close(label, r->gi, gi, tol);
     snprintf(label, sizeof label, "%s grad_weight", name);
@@ -145,7 +146,7 @@ static void conv_on_gpu(const conv_case *c, const conv_ref *r, const char *mode,
     cuda_close(label, r->gb1, gb, tol);
 
     /* again: grad_in written anew, the parameter gradients doubled */
-    CHECK_OK(ss_conv2d_backward(gi, gw, gb, grad_out, in, weight, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_backward(gi, gw, gb, grad_out, in, weight, c->sh, c->sw, c->ph, c->pw, NULL));
     snprintf(label, sizeof label, "%s grad_in, 2nd call (=)", name);
     cuda_close(label, r->gi, gi, tol);
     snprintf(label, sizeof label, "%s grad_weight, 2nd call (+=)", name);
@@ -154,11 +155,11 @@ static void conv_on_gpu(const conv_case *c, const conv_ref *r, const char *mode,
     cuda_close(label, r->gb2, gb, tol);
 
     /* NULL gradients: grad_weight alone (a third +=), then grad_in alone over garbage */
-    CHECK_OK(ss_conv2d_backward(NULL, gw, NULL, grad_out, in, weight, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_backward(NULL, gw, NULL, grad_out, in, weight, c->sh, c->sw, c->ph, c->pw, NULL));
     snprintf(label, sizeof label, "%s grad_weight alone, 3rd call", name);
     cuda_close(label, r->gw3, gw, tol);
     CHECK_OK(ss_tensor_fill(gi, 1e3f));
-    CHECK_OK(ss_conv2d_backward(gi, NULL, NULL, grad_out, in, weight, c->stride, c->pad, NULL));
+    CHECK_OK(ss_conv2d_backward(gi, NULL, NULL, grad_out, in, weight, c->sh, c->sw, c->ph, c->pw, NULL));
     snprintf(label, sizeof label, "%s grad_in alone", name);
     cuda_close(label, r->gi, gi, tol);
 
@@ -169,18 +170,26 @@ static void conv_on_gpu(const conv_case *c, const conv_ref *r, const char *mode,
 static void test_conv2d(void)
 {
     static const conv_case cases[] = {
-        {4, 64, 16, 16, 64, 3, 1, 1, 1},  /* a ResBlock conv */
-        {2, 64, 16, 16, 64, 3, 1, 1, 1},  /* the same with another batch size (cuDNN plans are per batch) */
-        {4, 64, 32, 32, 64, 3, 2, 1, 1},  /* the strided down-sampling conv */
-        {4, 64, 16, 16, 128, 1, 1, 0, 1}, /* the 1x1 skip projection */
-        {4, 64, 32, 32, 128, 1, 1, 0, 0}, /* 1x1 without bias */
-        {4, 3, 32, 32, 64, 3, 1, 1, 1},   /* the input conv */
-        {4, 64, 32, 32, 3, 3, 1, 1, 0},   /* the output conv, no bias */
-        {3, 5, 9, 7, 6, 3, 2, 0, 1},      /* odd sizes, stride 2, no padding */
-        {2, 4, 7, 6, 5, 1, 2, 1, 1},      /* 1x1 with stride and padding (the im2col path) */
+        {4, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1},  /* a ResBlock conv */
+        {2, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1},  /* the same with another batch size (cuDNN plans are per batch) */
+        {4, 64, 32, 32, 64, 3, 3, 2, 2, 1, 1, 1},  /* the strided down-sampling conv */
+        {4, 64, 16, 16, 128, 1, 1, 1, 1, 0, 0, 1}, /* the 1x1 skip projection */
+        {4, 64, 32, 32, 128, 1, 1, 1, 1, 0, 0, 0}, /* 1x1 without bias */
+        {4, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1},   /* the input conv */
+        {4, 64, 32, 32, 3, 3, 3, 1, 1, 1, 1, 0},   /* the output conv, no bias */
+        {3, 5, 9, 7, 6, 3, 3, 2, 2, 0, 0, 1},      /* odd sizes, stride 2, no padding */
+        {2, 4, 7, 6, 5, 1, 1, 2, 2, 1, 1, 1},      /* 1x1 with stride and padding (the im2col path) */
+        /* Inception-v3's: the stem's 3x3 stride 2 on an odd size, 1x7/7x1 and 1x3/3x1 with
+         * one-axis padding, a stride along one axis only */
+        {2, 3, 37, 37, 32, 3, 3, 2, 2, 0, 0, 0},
+        {2, 64, 17, 17, 48, 1, 7, 1, 1, 0, 3, 1},
+        {2, 48, 17, 17, 64, 7, 1, 1, 1, 3, 0, 0},
+        {2, 64, 8, 8, 96, 1, 3, 1, 1, 0, 1, 1},
+        {2, 64, 8, 8, 96, 3, 1, 1, 1, 1, 0, 1},
+        {2, 16, 11, 10, 24, 3, 3, 2, 1, 1, 0, 1},
         /* K·P = 4608·6144 floats per image: the cuBLAS path's 2^26-float scratch holds 2 images,
          * so its chunk loop runs a packed chunk of 2 and a tail of 1 */
-        {3, 512, 64, 96, 4, 3, 1, 1, 1},
+        {3, 512, 64, 96, 4, 3, 3, 1, 1, 1, 1, 1},
     };
     static const struct {
         const char *path, *tf32, *name;
@@ -403,9 +412,9 @@ static void test_errors(void)
     const int64_t si[4] = {2, 4, 8, 8}, sw[4] = {6, 4, 3, 3}, so[4] = {2, 6, 8, 8}, sc[1] = {4}, ss[1] = {2 * 2 * 2};
     ss_tensor *in = cpu_zeros(4, si), *d_in = gpu_zeros(4, si), *d_w = gpu_zeros(4, sw), *d_out = gpu_zeros(4, so);
     ss_tensor *d_small = gpu_zeros(4, si), *d_c = gpu_zeros(1, sc), *d_stats = gpu_zeros(1, ss);
-    CHECK_FAILS(ss_conv2d_forward(d_out, in, d_w, NULL, 1, 1, NULL), "different devices");
-    CHECK_FAILS(ss_conv2d_backward(d_in, NULL, NULL, d_out, in, d_w, 1, 1, NULL), "different devices");
-    CHECK_FAILS(ss_conv2d_forward(d_out, d_in, d_w, NULL, 2, 1, NULL), "expected"); /* out has the stride-1 shape */
+    CHECK_FAILS(ss_conv2d_forward(d_out, in, d_w, NULL, 1, 1, 1, 1, NULL), "different devices");
+    CHECK_FAILS(ss_conv2d_backward(d_in, NULL, NULL, d_out, in, d_w, 1, 1, 1, 1, NULL), "different devices");
+    CHECK_FAILS(ss_conv2d_forward(d_out, d_in, d_w, NULL, 2, 2, 1, 1, NULL), "expected"); /* out has the stride-1 shape */
     CHECK_FAILS(ss_silu_forward(d_in, in), "different devices");
     CHECK_FAILS(ss_groupnorm_forward(d_in, d_stats, in, d_c, NULL, 2, 1e-5), "different devices");
     CHECK_FAILS(ss_groupnorm_forward(in, d_stats, d_in, d_c, NULL, 2, 1e-5), "different devices"); /* out */
@@ -413,7 +422,7 @@ static void test_errors(void)
     CHECK_FAILS(ss_groupnorm_forward(d_small, d_stats, d_in, d_c, NULL, 3, 1e-5), "groups");
     CHECK_FAILS(ss_avgpool2_forward(d_in, d_small), "not (N,C,H,W)");
     setenv("SS_CUDA_CONV", "cudnnn", 1);
-    CHECK_FAILS(ss_conv2d_forward(d_out, d_in, d_w, NULL, 1, 1, NULL), "SS_CUDA_CONV");
+    CHECK_FAILS(ss_conv2d_forward(d_out, d_in, d_w, NULL, 1, 1, 1, 1, NULL), "SS_CUDA_CONV");
     conv_env(NULL, NULL);
     CHECK_OK(ss_cuda_synchronize()); /* nothing queued failed */
     ss_tensor *all[7] = {in, d_in, d_w, d_out, d_small, d_c, d_stats};
