@@ -503,7 +503,7 @@ int ss_linear_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
 int ss_linear_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
                        const ss_tensor *in, const ss_tensor *weight);
 
-/* ------------------------------------------------ nn: normalisation, activation, resampling, loss */
+/* ------------------------------------------------ nn: normalisation, activation, pooling, resampling, loss */
 
 /* GroupNorm (torch.nn.functional.group_norm, biased variance): per image and group of
  * C/groups channels, out = (in − μ)·rstd·weight[c] + bias[c], rstd = 1/sqrt(var + eps).
@@ -518,11 +518,42 @@ int ss_groupnorm_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor 
 /* SiLU: out = in·sigmoid(in); grad_in = grad_out·σ(in)(1 + in(1 − σ(in))). Same shapes. */
 int ss_silu_forward(ss_tensor *out, const ss_tensor *in);
 int ss_silu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in);
+/* ReLU: out = max(in, 0), a NaN kept (torch.relu); grad_in = grad_out where in > 0, else 0.
+ * Same shapes; out may be in. */
+int ss_relu_forward(ss_tensor *out, const ss_tensor *in);
+int ss_relu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in);
 
-/* 2x2 average pooling, stride 2: out (N,C,⌊H/2⌋,⌊W/2⌋) from in (N,C,H,W); its backward
- * spreads grad_out/4 (grad_in written). */
-int ss_avgpool2_forward(ss_tensor *out, const ss_tensor *in);
-int ss_avgpool2_backward(ss_tensor *grad_in, const ss_tensor *grad_out);
+/* Pooling over kh×kw windows at strides (stride_h, stride_w) with padding (pad_h, pad_w) on
+ * each side (torch.nn.functional.max_pool2d / avg_pool2d, floor mode, dilation 1):
+ * in (N,C,H,W), out (N,C,Ho,Wo), Ho = (H + 2·pad_h − kh)/stride_h + 1, Wo likewise; kernel
+ * and strides >= 1, 0 <= padding <= half the kernel (PyTorch's rule). Planes run on the
+ * threads. The backward passes write grad_in (N,C,H,W).
+ * Max: each window's largest input value, padding ignored; ties go to the first position
+ * in row-major order and a NaN wins (PyTorch's CPU rule), which is where the backward
+ * routes grad_out (recomputed from in, summed where windows overlap). */
+int ss_maxpool2d_forward(ss_tensor *out, const ss_tensor *in, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                         int pad_w);
+int ss_maxpool2d_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in, int kh, int kw,
+                          int stride_h, int stride_w, int pad_h, int pad_w);
+/* Average: each window's sum (in float, row-major) divided by kh·kw when count_include_pad
+ * is nonzero (zero padding counted, PyTorch's default), else by the number of input
+ * positions in the window (Inception-v3's pools). 2x2 stride 2 is the UNet's pooling. */
+int ss_avgpool2d_forward(ss_tensor *out, const ss_tensor *in, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                         int pad_w, int count_include_pad);
+int ss_avgpool2d_backward(ss_tensor *grad_in, const ss_tensor *grad_out, int kh, int kw, int stride_h, int stride_w,
+                          int pad_h, int pad_w, int count_include_pad);
+/* Global average pooling: out (N,C) or (N,C,1,1) = the mean of each H×W plane of in
+ * (N,C,H,W), summed in double; its backward writes grad_in = grad_out/(H·W) everywhere. */
+int ss_global_avgpool_forward(ss_tensor *out, const ss_tensor *in);
+int ss_global_avgpool_backward(ss_tensor *grad_in, const ss_tensor *grad_out);
+/* Inference BatchNorm folded into the layer before it (a convolution or linear layer with
+ * weight (C,...) and bias (C)), in place, once at load time: with s = gamma/√(var + eps),
+ * weight[c] *= s and bias[c] = beta + (bias[c] − mean)·s, in double. Pass a zero bias for a
+ * layer without one. gamma NULL means 1 (TorchScript's Inception has none), beta NULL 0;
+ * mean and var (C). CPU tensors (fold before moving a network to cuda); a channel with
+ * var + eps <= 0 or a non-finite value is SS_ERR_NUMERIC and nothing is changed. */
+int ss_batchnorm_fold(ss_tensor *weight, ss_tensor *bias, const ss_tensor *gamma, const ss_tensor *beta,
+                      const ss_tensor *mean, const ss_tensor *var, double eps);
 /* Nearest 2x up-sampling: out (N,C,2h,2w) from in (N,C,h,w); its backward sums each
  * 2x2 block of grad_out (grad_in written). */
 int ss_upsample2_forward(ss_tensor *out, const ss_tensor *in);

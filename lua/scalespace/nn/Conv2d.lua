@@ -2,24 +2,9 @@
 local lib = require "scalespace.ffi"
 local tensor = require "scalespace.tensor"
 local base = require "scalespace.nn.module"
-local C, check, arg_error = lib.C, lib.check, lib.arg_error
+local C, check, raise = lib.C, lib.check, lib.raise
 
 local Conv2d = base.class("Conv2d")
-
--- {h, w} from a number n (both n) or a list {h, w} of whole numbers >= lo; else an error
--- naming option `what` of nn.Conv2d.
-local function pair(v, lo, what, i)
-  local t = type(v) == "number" and { v, v } or v
-  local ok = type(t) == "table" and #t == 2
-  for k = 1, 2 do ok = ok and type(t[k]) == "number" and t[k] >= lo and t[k] == math.floor(t[k]) end
-  if not ok then
-    local want = lo == 0 and "a whole number >= 0" or "a whole number >= 1"
-    if i then arg_error("nn.Conv2d", i, want .. " or a pair {h, w} of them", v) end
-    lib.raise(string.format("nn.Conv2d: option %s must be %s or a pair {h, w} of them, got %s", what, want,
-      type(v) == "table" and "a table" or tostring(v)))
-  end
-  return { t[1], t[2] }
-end
 
 --- Conv2d(cin, cout, k, {stride=1, padding=⌊k/2⌋, bias=true, rng=}): weight (cout,cin,kh,kw).
 -- k, stride and padding are numbers (both axes) or pairs {h, w}: Conv2d(192, 160, {1, 7},
@@ -28,25 +13,22 @@ end
 function Conv2d.new(cin, cout, k, opts)
   base.expect_count(cin, "nn.Conv2d", 1, "an input channel count")
   base.expect_count(cout, "nn.Conv2d", 2, "an output channel count")
-  local ks = pair(k, 1, "k", 3)
+  local ks = base.pair(k, 1, "nn.Conv2d", "k", 3)
   opts = opts or {}
   local self = base.new(Conv2d)
   self.cin, self.cout, self.kh, self.kw = cin, cout, ks[1], ks[2]
-  self.stride = pair(opts.stride or 1, 1, "stride")
-  self.padding = pair(opts.padding or { math.floor(ks[1] / 2), math.floor(ks[2] / 2) }, 0, "padding")
+  self.stride = base.pair(opts.stride or 1, 1, "nn.Conv2d", "stride")
+  self.padding = base.pair(opts.padding or { math.floor(ks[1] / 2), math.floor(ks[2] / 2) }, 0, "nn.Conv2d", "padding")
   local g, fan_in = base.init_rng(opts), cin * ks[1] * ks[2]
   base.init_uniform(self:add_param("weight", "gradWeight", tensor.empty { cout, cin, ks[1], ks[2] }), fan_in, g)
   if opts.bias ~= false then base.init_uniform(self:add_param("bias", "gradBias", tensor.empty { cout }), fan_in, g) end
   return self
 end
 
-local function conv_out_size(n, k, s, p) return math.floor((n + 2 * p - k) / s) + 1 end
-
 function Conv2d:forward(x)
   base.expect_input(x, "nn.Conv2d:forward", 4, "an (N,C,H,W) tensor")
   local s, p = self.stride, self.padding
-  local out = self:buffer("out", { base.size(x, 1), self.cout,
-    conv_out_size(base.size(x, 3), self.kh, s[1], p[1]), conv_out_size(base.size(x, 4), self.kw, s[2], p[2]) })
+  local out = self:buffer("out", base.window_shape("nn.Conv2d:forward", x, self.cout, { self.kh, self.kw }, s, p))
   check(C.ss_conv2d_forward(out.p, x.p, self.weight.p, self.bias and self.bias.p, s[1], s[2], p[1], p[2],
     base.workspace()))
   return out
@@ -58,6 +40,27 @@ function Conv2d:backward(x, gout)
   check(C.ss_conv2d_backward(gin and gin.p, self.gradWeight.p, self.bias and self.gradBias.p, gout.p, x.p,
     self.weight.p, s[1], s[2], p[1], p[2], base.workspace()))
   return gin
+end
+
+--- Folds an inference BatchNorm that follows this convolution into its weight and bias
+-- (adding a bias when it has none), in place, on the CPU: bn = {mean=, var=, weight=γ
+-- (default 1: TorchScript's Inception has none), bias=β (default 0), eps=1e-3 (Inception's;
+-- PyTorch's BatchNorm2d default is 1e-5)}, tensors (cout). Afterwards forward(x) is
+-- BatchNorm(conv(x)) in evaluation mode. Returns self.
+function Conv2d:fold_batchnorm(bn)
+  if type(bn) ~= "table" then lib.arg_error("Conv2d:fold_batchnorm", 1, "a table {mean=, var=, ...}", bn) end
+  for _, key in ipairs { "mean", "var" } do
+    if not tensor.is_tensor(bn[key]) then raise("Conv2d:fold_batchnorm: " .. key .. " must be a tensor") end
+  end
+  for _, key in ipairs { "weight", "bias" } do
+    if bn[key] ~= nil and not tensor.is_tensor(bn[key]) then
+      raise("Conv2d:fold_batchnorm: " .. key .. " must be a tensor or nil")
+    end
+  end
+  if not self.bias then self:add_param("bias", "gradBias", tensor.zeros({ self.cout }, self.device)) end
+  check(C.ss_batchnorm_fold(self.weight.p, self.bias.p, bn.weight and bn.weight.p, bn.bias and bn.bias.p, bn.mean.p,
+    bn.var.p, bn.eps or 1e-3))
+  return self
 end
 
 return Conv2d
