@@ -51,9 +51,13 @@
 #define CONV_CHUNK_FLOATS ((int64_t)1 << 23)
 /* Below this many multiply-adds (N·Cout·P·K) a call stays on one thread. */
 #define CONV_PAR_MIN ((int64_t)1 << 21)
-/* The backward of a convolution with fewer input channels runs im2col (oneDNN's
- * kernels for them are 2-3x slower: a UNet's 1-channel input layer). */
-#define CONV_ONEDNN_MIN_CIN_BACKWARD 8
+/* Convolutions with fewer input channels run their backward on im2col (oneDNN's and the
+ * Winograd kernels are 2-3x slower there: a UNet's 1-channel input layer), and their
+ * forward on oneDNN rather than Winograd (whose products are Cin long). */
+#define CONV_MIN_CIN_BACKWARD 8
+/* Winograd needs outputs at least this wide to beat oneDNN (its 8-tile vectors are half
+ * empty at 7x7; measured in docs/design-notes.md). */
+#define CONV_WINOGRAD_MIN_WIDTH 12
 
 /* ------------------------------------------------------------ workspace */
 
@@ -406,25 +410,32 @@ static void conv_run_batch(const conv_run *r, int nt, int grad)
 
 /* ------------------------------------------------------------ path */
 
-enum { VIA_IM2COL = 0, VIA_ONEDNN = 1 };
+enum { VIA_IM2COL = 0, VIA_ONEDNN = 1, VIA_WINOGRAD = 2 };
 
-/* The path of this call: SS_CPU_CONV (onednn or im2col, read at each call so a
- * program or test can switch with setenv), else by shape (see the top of the file);
- * or the error. */
+/* The path of this call: SS_CPU_CONV (read at each call, so a program or test can
+ * switch with setenv: onednn or im2col for every shape, winograd wherever it applies
+ * and the choice by shape elsewhere), else by shape (see the top of the file); or the
+ * error. */
 static int conv_via(const char *op, const conv_geom *g, int backward)
 {
     const char *v = getenv("SS_CPU_CONV");
     if (v && *v) {
         if (strcmp(v, "im2col") == 0) return VIA_IM2COL;
-        if (strcmp(v, "onednn") != 0)
-            return SS_FAIL(SS_ERR_ARG, "%s: SS_CPU_CONV must be onednn or im2col, got \"%s\"", op, v);
-        if (!conv2d_onednn_available())
-            return SS_FAIL(SS_ERR_ARG, "%s: SS_CPU_CONV=onednn, but libscalespace was built without oneDNN", op);
-        return VIA_ONEDNN;
+        if (strcmp(v, "winograd") == 0) {
+            if (conv2d_winograd_applies(g)) return VIA_WINOGRAD;
+        } else if (strcmp(v, "onednn") == 0) {
+            if (!conv2d_onednn_available())
+                return SS_FAIL(SS_ERR_ARG, "%s: SS_CPU_CONV=onednn, but libscalespace was built without oneDNN", op);
+            return VIA_ONEDNN;
+        } else {
+            return SS_FAIL(SS_ERR_ARG, "%s: SS_CPU_CONV must be onednn, winograd or im2col, got \"%s\"", op, v);
+        }
     }
-    if (!conv2d_onednn_available() || is_pointwise(g) || (backward && g->cin < CONV_ONEDNN_MIN_CIN_BACKWARD))
-        return VIA_IM2COL;
-    return VIA_ONEDNN;
+    if (is_pointwise(g) || (backward && g->cin < CONV_MIN_CIN_BACKWARD)) return VIA_IM2COL;
+    const int onednn = conv2d_onednn_available();
+    if (conv2d_winograd_applies(g) && g->cin >= CONV_MIN_CIN_BACKWARD && (g->wo >= CONV_WINOGRAD_MIN_WIDTH || !onednn))
+        return VIA_WINOGRAD;
+    return onednn ? VIA_ONEDNN : VIA_IM2COL;
 }
 
 const char *ss_conv2d_cpu_path(void)
@@ -456,7 +467,9 @@ int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
 
     ss_nn_workspace own = {NULL, 0};
     int rc;
-    if (via == VIA_ONEDNN) {
+    if (via == VIA_WINOGRAD) {
+        rc = conv2d_winograd_forward(&g, out->data, in->data, weight->data, bias ? bias->data : NULL, ws ? ws : &own);
+    } else if (via == VIA_ONEDNN) {
         rc = conv2d_onednn_forward(&g, out->data, in->data, weight->data, bias ? bias->data : NULL, ws ? ws : &own);
     } else {
         conv_run r = {.g = &g, .in = in->data, .weight = weight->data, .bias = bias ? bias->data : NULL,
@@ -498,7 +511,10 @@ int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *gr
     }
     ss_nn_workspace own = {NULL, 0};
     int rc;
-    if (via == VIA_ONEDNN) {
+    if (via == VIA_WINOGRAD) {
+        rc = conv2d_winograd_backward(&g, grad_in ? grad_in->data : NULL, grad_weight ? grad_weight->data : NULL,
+                                      grad_out->data, in->data, weight->data, ws ? ws : &own);
+    } else if (via == VIA_ONEDNN) {
         rc = conv2d_onednn_backward(&g, grad_in ? grad_in->data : NULL, grad_weight ? grad_weight->data : NULL,
                                     grad_out->data, in->data, weight->data, ws ? ws : &own);
     } else {

@@ -31,4 +31,12 @@ int conv2d_onednn_backward(const conv_geom *g, float *grad_in, float *grad_weigh
 /* "oneDNN <version> (<implementation of a 3x3 convolution>)", or NULL without oneDNN. */
 const char *conv2d_onednn_describe(void);
 
+/* 1 when conv2d_winograd_* compute g: a 3x3 kernel, stride 1, padding <= 2 on each axis. */
+int conv2d_winograd_applies(const conv_geom *g);
+/* As conv2d_onednn_*, by Winograd's F(2x2, 3x3) (conv2d_winograd.c). */
+int conv2d_winograd_forward(const conv_geom *g, float *out, const float *in, const float *weight, const float *bias,
+                            ss_nn_workspace *ws);
+int conv2d_winograd_backward(const conv_geom *g, float *grad_in, float *grad_weight, const float *grad_out,
+                             const float *in, const float *weight, ss_nn_workspace *ws);
+
 #endif

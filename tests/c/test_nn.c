@@ -435,7 +435,7 @@ static void test_bad_input(void)
     CHECK_FAILS(ss_conv2d_forward(y, x, w, b, 1, 1, 1, -1, NULL), "padding must be >= 0, got (1,-1)");
     CHECK_FAILS2(ss_conv2d_forward(y, x, w, b, 2, 1, 1, 1, NULL), "out has shape (2,5,8,8)", "expected (2,5,4,8)");
     setenv("SS_CPU_CONV", "mkl", 1);
-    CHECK_FAILS(ss_conv2d_forward(y, x, w, b, 1, 1, 1, 1, NULL), "SS_CPU_CONV must be onednn or im2col, got \"mkl\"");
+    CHECK_FAILS(ss_conv2d_forward(y, x, w, b, 1, 1, 1, 1, NULL), "SS_CPU_CONV must be onednn, winograd or im2col, got \"mkl\"");
     if (strncmp(ss_conv2d_cpu_path(), "oneDNN", 6) != 0) {
         setenv("SS_CPU_CONV", "onednn", 1);
         CHECK_FAILS(ss_conv2d_forward(y, x, w, b, 1, 1, 1, 1, NULL), "built without oneDNN");
@@ -486,11 +486,11 @@ int main(void)
     if (!shared_ws) return 2;
     /* every CPU path this build has: the choice by shape, then each one forced */
     const int onednn = strncmp(ss_conv2d_cpu_path(), "oneDNN", 6) == 0;
-    static const char *const paths[3] = {NULL, "im2col", "onednn"};
+    static const char *const paths[4] = {NULL, "im2col", "winograd", "onednn"};
     printf("CPU convolutions: %s\n", ss_conv2d_cpu_path());
-    for (int i = 0; i < (onednn ? 3 : 2); i++) {
+    for (int i = 0; i < (onednn ? 4 : 3); i++) {
         if (paths[i]) setenv("SS_CPU_CONV", paths[i], 1);
-        printf("==== %s\n", paths[i] ? (i == 1 ? "SS_CPU_CONV=im2col" : "SS_CPU_CONV=onednn") : "path chosen by shape");
+        printf("==== %s%s\n", paths[i] ? "SS_CPU_CONV=" : "path chosen by shape", paths[i] ? paths[i] : "");
         test_fixtures();
         test_finite_differences();
         test_threads();
