@@ -489,8 +489,10 @@ int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
 int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
                        const ss_tensor *in, const ss_tensor *weight, int stride_h, int stride_w, int pad_h, int pad_w,
                        ss_nn_workspace *ws);
-/* What runs a CPU 3x3 convolution now, for benchmark reports: "oneDNN 2.6.3 (jit:avx2)"
- * (version, implementation) or "im2col + OpenBLAS sgemm". */
+/* What runs the CPU convolutions now, for benchmark reports: "by shape: Winograd
+ * F(2x2,3x3), oneDNN 2.6.3 (jit:avx2), im2col + OpenBLAS sgemm" (oneDNN's version and the
+ * implementation it picks for a 3x3 convolution; "no oneDNN" in a build without it), or the
+ * path SS_CPU_CONV forces. The text stays valid until the next call. */
 const char *ss_conv2d_cpu_path(void);
 
 /* Fully connected layer, out = in · weightᵀ + bias, one sgemm.

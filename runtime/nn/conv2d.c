@@ -440,10 +440,17 @@ static int conv_via(const char *op, const conv_geom *g, int backward)
 
 const char *ss_conv2d_cpu_path(void)
 {
+    static char text[192];
     const char *v = getenv("SS_CPU_CONV");
     const char *dnnl = conv2d_onednn_describe();
-    if ((v && strcmp(v, "im2col") == 0) || !dnnl) return "im2col + OpenBLAS sgemm";
-    return dnnl;
+    if (v && strcmp(v, "im2col") == 0) return "im2col + OpenBLAS sgemm (SS_CPU_CONV)";
+    if (v && strcmp(v, "onednn") == 0 && dnnl) {
+        snprintf(text, sizeof text, "%s (SS_CPU_CONV)", dnnl);
+        return text;
+    }
+    snprintf(text, sizeof text, "by shape: Winograd F(2x2,3x3)%s, %s, im2col + OpenBLAS sgemm",
+             v && *v ? " (SS_CPU_CONV)" : "", dnnl ? dnnl : "no oneDNN");
+    return text;
 }
 
 int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weight, const ss_tensor *bias,
