@@ -36,6 +36,15 @@ typedef float vfu __attribute__((vector_size(32), aligned(4))); /* for unaligned
 static inline vf load(const float *p) { return *(const vfu *)p; }
 static inline void store(float *p, vf v) { *(vfu *)p = v; }
 static inline vf splat(float x) { return (vf){x, x, x, x, x, x, x, x}; }
+/* v, made to live in a register: without it GCC folds the loads into every product that
+ * uses them, and a kernel that is meant to be bound by its multiply-adds is bound by loads. */
+static inline vf in_register(vf v)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __asm__("" : "+x"(v));
+#endif
+    return v;
+}
 
 /* Scratch per thread for V and M of a chunk, in floats: 1 MiB, about the L2 of a core on
  * the machines measured (docs/design-notes.md). The weight gradient takes 4 MiB chunks:
@@ -300,30 +309,33 @@ static void multiply(const wino *z, float *m, const float *u, const float *v, in
 }
 
 /* du[ξ][co][ci] += Σ_t dm[ξ][co][t] · v[ξ][ci][t] over the chunk's ld columns (the slack
- * is zero): blocks of 3 output by 4 input channels, each a vector of partial sums over
- * t (12 accumulators, 3 rows of dm in registers), added up once per chunk. */
+ * is zero): blocks of TR output by TC input channels, each a vector of partial sums over
+ * t, added up once per chunk: 12 accumulators, the 3 input-channel vectors and one
+ * output-channel vector at a time fill AVX2's 16 registers. */
+#define TR 4
+#define TC 3
 static void multiply_transposed(const wino *z, float *du, const float *dm, const float *v)
 {
     for (int xi = 0; xi < 16; xi++) {
         const float *dmx = dm + (int64_t)xi * z->cout4 * z->ld, *vx = v + (int64_t)xi * z->cin * z->ld;
         float *dux = du + (int64_t)xi * z->cout * z->cin;
-        for (int64_t co = 0; co < z->cout; co += 3)
-            for (int64_t ci = 0; ci < z->cin; ci += 4) {
-                /* rows past cout are zero in dm (cout4 >= cout + 2 is not guaranteed: clamp and skip) */
-                const int nco = z->cout - co < 3 ? (int)(z->cout - co) : 3;
-                const int nci = z->cin - ci < 4 ? (int)(z->cin - ci) : 4;
-                const float *a[3], *b[4];
-                for (int i = 0; i < 3; i++) a[i] = dmx + (co + (i < nco ? i : 0)) * z->ld;
-                for (int j = 0; j < 4; j++) b[j] = vx + (ci + (j < nci ? j : 0)) * z->ld;
-                vf acc[3][4];
-                for (int i = 0; i < 3; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = splat(0.0f);
+        for (int64_t co = 0; co < z->cout; co += TR)
+            for (int64_t ci = 0; ci < z->cin; ci += TC) {
+                /* channels past cout and cin are clamped (read again) and not added */
+                const int nco = z->cout - co < TR ? (int)(z->cout - co) : TR;
+                const int nci = z->cin - ci < TC ? (int)(z->cin - ci) : TC;
+                const float *a[TR], *b[TC];
+                for (int i = 0; i < TR; i++) a[i] = dmx + (co + (i < nco ? i : 0)) * z->ld;
+                for (int j = 0; j < TC; j++) b[j] = vx + (ci + (j < nci ? j : 0)) * z->ld;
+                vf acc[TR][TC];
+                for (int i = 0; i < TR; i++)
+                    for (int j = 0; j < TC; j++) acc[i][j] = splat(0.0f);
                 for (int64_t t = 0; t < z->ld; t += 8) {
-                    const vf x0 = load(a[0] + t), x1 = load(a[1] + t), x2 = load(a[2] + t);
-                    for (int j = 0; j < 4; j++) {
-                        const vf y = load(b[j] + t);
-                        acc[0][j] += x0 * y;
-                        acc[1][j] += x1 * y;
-                        acc[2][j] += x2 * y;
+                    vf y[TC];
+                    for (int j = 0; j < TC; j++) y[j] = in_register(load(b[j] + t));
+                    for (int i = 0; i < TR; i++) {
+                        const vf x = in_register(load(a[i] + t));
+                        for (int j = 0; j < TC; j++) acc[i][j] += x * y[j];
                     }
                 }
                 for (int i = 0; i < nco; i++)
