@@ -134,14 +134,31 @@ static inline void deinterleave(vf a, vf b, vf *even, vf *odd)
     *odd = __builtin_shuffle(a, b, (vi){1, 3, 5, 7, 9, 11, 13, 15});
 }
 
-/* Row y of a plane (height × width) into padded row buffer r at column pad (its zero
- * borders are kept), or the zero row when y is outside; returns the row to read. */
-static const float *load_row(const wino *z, float *rowbuf, int r, const float *plane, int64_t y, int64_t height,
-                             int64_t width, int64_t pad)
+/* Which input row each padded row buffer holds (adjacent tile rows share two input rows,
+ * so each row is copied once per plane and chunk). */
+typedef struct row_cache {
+    const float *plane;
+    int64_t y[4];
+} row_cache;
+
+/* Row y of a plane (height × width) in a padded row buffer at column pad (its zero borders
+ * are kept), copied unless the buffer y mod 4 holds it already; the zero row when y is
+ * outside. A plain vector loop: rows are a few hundred bytes, where memcpy's call and
+ * dispatch cost as much as the copy. */
+static const float *load_row(const wino *z, float *rowbuf, row_cache *rc, const float *plane, int64_t y,
+                             int64_t height, int64_t width, int64_t pad)
 {
     if (y < 0 || y >= height) return zero_row(z, rowbuf);
-    float *dst = padded_row(z, rowbuf, r);
-    memcpy(dst + pad, plane + y * width, (size_t)width * sizeof(float));
+    const int slot = (int)(y & 3);
+    float *dst = padded_row(z, rowbuf, slot);
+    if (rc->plane != plane) rc->plane = plane, rc->y[0] = rc->y[1] = rc->y[2] = rc->y[3] = -1;
+    if (rc->y[slot] == y) return dst;
+    rc->y[slot] = y;
+    const float *src = plane + y * width;
+    float *d = dst + pad;
+    int64_t x = 0;
+    for (; x + 8 <= width; x += 8) store(d + x, load(src + x));
+    for (; x < width; x++) d[x] = src[x];
     return dst;
 }
 
@@ -152,13 +169,14 @@ static const float *load_row(const wino *z, float *rowbuf, int r, const float *p
 static void transform_input(const wino *z, float *v, float *rowbuf, const float *src, int64_t r0, int64_t r1)
 {
     const int64_t tc = (r1 - r0) * z->tw, tail = z->ld - tc, step = z->cin * z->ld;
+    row_cache rc = {NULL, {-1, -1, -1, -1}};
     memset(rowbuf, 0, (size_t)(ROWBUF_SPLITS * z->split) * sizeof(float));
     for (int64_t ci = 0; ci < z->cin; ci++) {
         for (int64_t R = r0; R < r1; R++) {
             const int64_t img = R / z->th, ty = R % z->th;
             const float *plane = src + (img * z->cin + ci) * z->h * z->w;
             const float *p[4];
-            for (int r = 0; r < 4; r++) p[r] = load_row(z, rowbuf, r, plane, 2 * ty - z->ph + r, z->h, z->w, z->pw);
+            for (int r = 0; r < 4; r++) p[r] = load_row(z, rowbuf, &rc, plane, 2 * ty - z->ph + r, z->h, z->w, z->pw);
             for (int64_t c = 0; c < 2 * z->split; c += 16) { /* Bᵀ d on 16 columns, then split */
                 vf t[4][2];
                 for (int k = 0; k < 2; k++) {
@@ -236,13 +254,14 @@ static void transform_output(const wino *z, float *dst, const float *m, const fl
 static void transform_grad_out(const wino *z, float *dm, float *rowbuf, const float *gout, int64_t r0, int64_t r1)
 {
     const int64_t tc = (r1 - r0) * z->tw, tail = z->ld - tc, step = z->cout4 * z->ld;
+    row_cache rc = {NULL, {-1, -1, -1, -1}};
     memset(rowbuf, 0, (size_t)(ROWBUF_SPLITS * z->split) * sizeof(float));
     for (int64_t co = 0; co < z->cout; co++) {
         for (int64_t R = r0; R < r1; R++) {
             const int64_t img = R / z->th, ty = R % z->th;
             const float *plane = gout + (img * z->cout + co) * z->ho * z->wo;
             for (int r = 0; r < 2; r++) {
-                const float *p = load_row(z, rowbuf, r, plane, 2 * ty + r, z->ho, z->wo, 0);
+                const float *p = load_row(z, rowbuf, &rc, plane, 2 * ty + r, z->ho, z->wo, 0);
                 for (int64_t c = 0; c < 2 * z->split; c += 16) {
                     vf e, o;
                     deinterleave(load(p + c), load(p + c + 8), &e, &o);
