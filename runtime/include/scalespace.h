@@ -473,14 +473,16 @@ int64_t ss_nn_workspace_bytes(const ss_nn_workspace *ws);
  * out: (N,Cout,Ho,Wo), in: (N,Cin,H,W), weight: (Cout,Cin,kh,kw) (any kh, kw: 3x3,
  * 1x7, 7x1, ...), bias: (Cout) or NULL; Ho = (H + 2·ph − kh)/sh + 1, Wo = (W + 2·pw −
  * kw)/sw + 1 (rounded down); strides sh = stride_h, sw = stride_w >= 1, paddings
- * ph = pad_h, pw = pad_w >= 0 (zeros on both sides of each axis). On the CPU, oneDNN's
- * direct convolution when the library was built with it, except 1x1 kernels with
- * stride 1 and no padding (one sgemm per image) and the backward of convolutions with
- * fewer than 8 input channels, which run im2col + sgemm over chunks of images; the
- * environment variable SS_CPU_CONV=onednn or im2col forces one path (read at each
- * call). The im2col path splits a batch of at least ss_get_num_threads() images over
- * the threads (OpenBLAS single-threaded meanwhile); a smaller one runs its products
- * on OpenBLAS's threads; oneDNN runs on the OpenMP threads. */
+ * ph = pad_h, pw = pad_w >= 0 (zeros on both sides of each axis). On the CPU the path
+ * is chosen by shape: 3x3 stride-1 kernels with >= 8 input channels and outputs >= 12
+ * wide run Winograd's F(2x2,3x3) (our AVX2-width kernels; not chosen where oneDNN runs
+ * AVX-512 ones), other shapes oneDNN's direct convolutions when the library was built
+ * with it, 1x1 stride-1 kernels one sgemm per image, the backward of convolutions with
+ * fewer than 8 input channels im2col + sgemm. SS_CPU_CONV=onednn or im2col forces that
+ * path for every shape, SS_CPU_CONV=winograd Winograd wherever it applies (read at each
+ * call). All run on the OpenMP threads (the im2col path splits a batch of at least
+ * ss_get_num_threads() images over them, or else threads OpenBLAS's products).
+ * Results differ between paths by float rounding (~1e-6 relative). */
 int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weight, const ss_tensor *bias,
                       int stride_h, int stride_w, int pad_h, int pad_w, ss_nn_workspace *ws);
 /* grad_in (N,Cin,H,W) = ∂L/∂in (written); grad_weight (Cout,Cin,kh,kw) += ∂L/∂weight;

@@ -3,13 +3,29 @@
  * holds its scratch buffers.
  *
  * Shapes: in (N,Cin,H,W), weight (Cout,Cin,kh,kw), bias (Cout), out
- * (N,Cout,Ho,Wo) with Ho = (H + 2p − kh)/s + 1, Wo likewise. Below, K = Cin·kh·kw
+ * (N,Cout,Ho,Wo) with Ho = (H + 2ph − kh)/sh + 1, Wo likewise. Below, K = Cin·kh·kw
  * (one column of the unrolled input), P = Ho·Wo (output pixels per image).
+ *
+ * Three CPU paths, chosen per call by shape (conv_via; SS_CPU_CONV forces one):
+ *   Winograd  F(2x2,3x3) (conv2d_winograd.c) for 3x3 stride-1 kernels with Cin >= 8 and
+ *             outputs at least CONV_WINOGRAD_MIN_WIDTH wide, unless oneDNN runs AVX-512
+ *             kernels (ours are 8-wide; unmeasured against 16-wide ones);
+ *   oneDNN    direct convolutions (conv2d_onednn.c) for the other shapes, when built
+ *             with it;
+ *   im2col    + OpenBLAS sgemm, below, for 1x1 stride-1 kernels (a plain product),
+ *             the backward of convolutions with Cin < 8, and everything in a build
+ *             without oneDNN that Winograd does not take.
+ * The rules come from bench/conv.lua's per-layer timings of the UNet's shapes
+ * (docs/design-notes.md, "Convolutions on the CPU"): at one thread on the Zen 2 VM,
+ * oneDNN's jit:avx2 runs 3x3 convolutions at 80-97 GFLOP/s against im2col's 35-55,
+ * and Winograd at 90-130 (direct-form flops) at 28x28 and 14x14 but 45-85 at 7x7.
+ * All paths keep this file's contract: NCHW in and out, `=` for grad_in, `+=` for
+ * grad_weight and grad_bias (the bias gradient is always the double sum below).
  *
  * 1x1 kernels with stride 1 and no padding are plain products, one sgemm per
  * image on the tensors themselves: out_n (Cout,P) = weight (Cout,Cin) · in_n (Cin,P).
  *
- * Other kernels unroll a chunk of nb images (im2col) into col (K, nb·P), where
+ * On the im2col path, other kernels unroll a chunk of nb images into col (K, nb·P), where
  * column n·P + y·Wo + x holds the K input values under output pixel (y,x) of
  * image n, and multiply once for the whole chunk:
  *   forward      tmp (Cout, nb·P) = weight (Cout,K) · col, then out = tmp
@@ -19,7 +35,7 @@
  *                                  column back onto the pixels it came from
  * where G is the chunk's grad_out transposed to (Cout, nb·P).
  *
- * Threads. A batch of at least as many images as threads is split over the
+ * Threads (im2col path). A batch of at least as many images as threads is split over the
  * OpenMP team, each thread running the whole pipeline (copies and products) on
  * its share of the images, in chunks of CONV_THREAD_FLOATS of scratch (sized to
  * stay in the core's L2 cache), with OpenBLAS set to one thread meanwhile;
@@ -433,7 +449,9 @@ static int conv_via(const char *op, const conv_geom *g, int backward)
     }
     if (is_pointwise(g) || (backward && g->cin < CONV_MIN_CIN_BACKWARD)) return VIA_IM2COL;
     const int onednn = conv2d_onednn_available();
-    if (conv2d_winograd_applies(g) && g->cin >= CONV_MIN_CIN_BACKWARD && (g->wo >= CONV_WINOGRAD_MIN_WIDTH || !onednn))
+    const int wide = onednn && strstr(conv2d_onednn_describe(), "avx512") != NULL;
+    if (conv2d_winograd_applies(g) && g->cin >= CONV_MIN_CIN_BACKWARD && !wide &&
+        (g->wo >= CONV_WINOGRAD_MIN_WIDTH || !onednn))
         return VIA_WINOGRAD;
     return onednn ? VIA_ONEDNN : VIA_IM2COL;
 }
