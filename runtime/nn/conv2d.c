@@ -259,21 +259,36 @@ static void pack(const conv_geom *g, float *gmat, const float *grad_out, int64_t
 }
 
 /* grad_bias[o] += Σ_{n,k} grad_out[n][o][k] in double: fixed lanes per plane, planes in order of n. */
-static void bias_grad(const conv_geom *g, float *grad_bias, const float *grad_out)
+typedef struct bias_job {
+    const conv_geom *g;
+    float *grad_bias;
+    const float *grad_out;
+} bias_job;
+
+/* Channels [lo, hi) of bias_grad: each channel's sum is the same whoever computes it. */
+static void bias_grad_channels(void *ctx, int64_t lo, int64_t hi)
 {
+    const bias_job *j = ctx;
+    const conv_geom *g = j->g;
     const int64_t P = g->np;
-    for (int64_t o = 0; o < g->cout; o++) {
+    for (int64_t o = lo; o < hi; o++) {
         double total = 0.0;
         for (int64_t n = 0; n < g->n; n++) {
-            const float *x = grad_out + (n * g->cout + o) * P;
+            const float *x = j->grad_out + (n * g->cout + o) * P;
             double sum[1];
 #define BIAS_TERMS(k, acc, l) acc[0][l] += (double)x[k]
             SS_LANE_SUM(1, 0, P, sum, BIAS_TERMS);
 #undef BIAS_TERMS
             total += sum[0];
         }
-        grad_bias[o] = (float)((double)grad_bias[o] + total);
+        j->grad_bias[o] = (float)((double)j->grad_bias[o] + total);
     }
+}
+
+static void bias_grad(const conv_geom *g, float *grad_bias, const float *grad_out)
+{
+    bias_job j = {g, grad_bias, grad_out};
+    ss_par_ranges(g->cout, g->n * g->cout * g->np > SS_PAR_MIN, bias_grad_channels, &j);
 }
 
 /* ------------------------------------------------------------ one thread's images */

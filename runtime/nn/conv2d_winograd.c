@@ -70,8 +70,13 @@ typedef struct wino {
     int64_t split;    /* floats of each row buffer (even or odd columns): tw + 9 */
     int64_t du_at;    /* offset of the weight-gradient partial sums in a thread's scratch */
     int64_t slice;    /* floats of scratch per thread */
+    int nt;           /* threads */
 } wino;
 
+/* The sizes of a call, its threads (the OpenMP team unless the call is inside a parallel
+ * region or below 2^21 multiply-adds, as conv2d.c's other paths) and its chunks: as many
+ * tile rows as fit the scratch budget, evened out so that every thread gets the same
+ * number of chunks of (nearly) the same size. */
 static void wino_init(wino *z, int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t ph, int64_t pw,
                       int64_t dw_floats)
 {
@@ -80,11 +85,16 @@ static void wino_init(wino *z, int64_t n, int64_t cin, int64_t h, int64_t w, int
     z->ho = h + 2 * ph - 2, z->wo = w + 2 * pw - 2;
     z->th = (z->ho + 1) / 2, z->tw = (z->wo + 1) / 2;
     z->cout4 = (cout + MR - 1) / MR * MR;
-    const int64_t per_tile = 16 * (cin + z->cout4);
-    z->rows = budget / (per_tile * z->tw);
-    if (z->rows < 1) z->rows = 1;
-    if (z->rows > n * z->th) z->rows = n * z->th;
-    z->chunks = (n * z->th + z->rows - 1) / z->rows;
+    const int64_t per_tile = 16 * (cin + z->cout4), total = n * z->th;
+    const int team = omp_get_max_threads();
+    z->nt = team < 2 || omp_in_parallel() || total < team || total * z->tw * cin * cout * 16 < ((int64_t)1 << 21)
+                ? 1
+                : team;
+    int64_t most = budget / (per_tile * z->tw);
+    if (most < 1) most = 1;
+    const int64_t per_thread = (total + z->nt * most - 1) / (z->nt * most); /* chunks */
+    z->rows = (total + z->nt * per_thread - 1) / (z->nt * per_thread);
+    z->chunks = (total + z->rows - 1) / z->rows;
     z->ld = (z->rows * z->tw + NR - 1) / NR * NR + 8;
     z->split = (z->tw + 9 + 7) / 8 * 8;
     z->du_at = (16 * (cin + z->cout4) * z->ld + ROWBUF_SPLITS * z->split + 15) / 16 * 16;
@@ -96,13 +106,17 @@ static void wino_init(wino *z, int64_t n, int64_t cin, int64_t h, int64_t w, int
 /* U packed for the product kernel: U[ξ][co/MR][ci][co%MR] = (G g Gᵀ)[ξ] of g = weight[co][ci]
  * (flip = 0) or of g = weight[ci][co] rotated by 180° (flip = 1: the backward pass for the
  * input, whose "output channels" are the forward's input channels); zero rows up to cout4.
- * weight is (co_fwd, ci_fwd, 3, 3); here cout, cin are the computation's. */
-static void transform_weights(const wino *z, float *u, const float *weight, int flip)
+ * weight is (co_fwd, ci_fwd, 3, 3); here cout, cin are the computation's. Rows [co_lo, co_hi)
+ * of [0, cout4). */
+static void transform_weights(const wino *z, float *u, const float *weight, int flip, int64_t co_lo, int64_t co_hi)
 {
     const int64_t blocks = z->cout4 / MR;
-    memset(u, 0, (size_t)(16 * z->cout4 * z->cin) * sizeof(float));
-    for (int64_t co = 0; co < z->cout; co++)
+    for (int64_t co = co_lo; co < co_hi; co++)
         for (int64_t ci = 0; ci < z->cin; ci++) {
+            if (co >= z->cout) { /* padding rows */
+                for (int xi = 0; xi < 16; xi++) u[((int64_t)xi * blocks + co / MR) * z->cin * MR + ci * MR + co % MR] = 0.0f;
+                continue;
+            }
             const float *k = flip ? weight + (ci * z->cout + co) * 9 : weight + (co * z->cin + ci) * 9;
             float g[3][3], t[4][3];
             for (int i = 0; i < 3; i++)
@@ -120,7 +134,6 @@ static void transform_weights(const wino *z, float *u, const float *weight, int 
                     u[((int64_t)(i * 4 + j) * blocks + co / MR) * z->cin * MR + ci * MR + co % MR] = r[j];
             }
         }
-    (void)blocks;
 }
 
 /* The row buffers of a thread: 4 padded rows (2·split floats each, zero outside the
@@ -370,9 +383,9 @@ static void multiply_transposed(const wino *z, float *du, const float *dm, const
 }
 
 /* grad_weight (cout,cin,3,3) += Gᵀ dU G. */
-static void transform_weight_grad(const wino *z, float *grad_weight, const float *du)
+static void transform_weight_grad(const wino *z, float *grad_weight, const float *du, int64_t co_lo, int64_t co_hi)
 {
-    for (int64_t co = 0; co < z->cout; co++)
+    for (int64_t co = co_lo; co < co_hi; co++)
         for (int64_t ci = 0; ci < z->cin; ci++) {
             float d[4][4], t[3][4];
             for (int xi = 0; xi < 16; xi++) d[xi / 4][xi % 4] = du[((int64_t)xi * z->cout + co) * z->cin + ci];
@@ -396,7 +409,8 @@ static void transform_weight_grad(const wino *z, float *grad_weight, const float
  * weight gradient's dU partial sums from (in, grad_out). */
 typedef struct wino_run {
     const wino *z;
-    const float *in, *u, *bias, *gout;
+    const float *in, *bias, *gout;
+    float *u;         /* forward type: U, written by run_all */
     float *out;       /* forward-type: (n,cout,ho,wo) */
     float *scratch;   /* thread t: scratch + t·slice: V, then M (or dM), row buffers, dU partial */
     int weight_grad;  /* 1: accumulate dU instead of writing out */
@@ -420,25 +434,41 @@ static void run_chunks(const wino_run *r, int t, int64_t lo, int64_t hi)
     }
 }
 
-/* The threads for `work` multiply-adds over `chunks` chunks (as conv2d.c's batch_threads). */
-static int wino_threads(int64_t chunks, int64_t work)
+/* Thread t of nt's share [lo, hi) of n items. */
+static inline void share(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
 {
-    const int nt = omp_get_max_threads();
-    if (nt < 2 || omp_in_parallel() || chunks < nt || work < ((int64_t)1 << 21)) return 1;
-    return nt;
+    *lo = n * t / nt, *hi = n * (t + 1) / nt;
 }
 
-static void run_all(const wino_run *r, int nt)
+/* The whole call on z->nt threads: U from the weights (forward type) or, after the chunks,
+ * the threads' dU partial sums added in thread order and turned into grad_weight, each
+ * split over the threads by output channel; the chunks in between. */
+static void run_all(const wino_run *r, const float *weight, int flip, float *grad_weight)
 {
-    const int64_t total = r->z->chunks;
-    if (nt == 1) {
-        run_chunks(r, 0, 0, total);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
+    const wino *z = r->z;
+#pragma omp parallel num_threads(z->nt) if (z->nt > 1)
     {
-        const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-        run_chunks(r, (int)t, total * t / team, total * (t + 1) / team);
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t lo, hi;
+        if (!r->weight_grad) {
+            share(z->cout4, t, nt, &lo, &hi);
+            transform_weights(z, r->u, weight, flip, lo, hi);
+#pragma omp barrier
+        }
+        share(z->chunks, t, nt, &lo, &hi);
+        run_chunks(r, t, lo, hi);
+        if (r->weight_grad) {
+#pragma omp barrier
+            share(z->cout, t, nt, &lo, &hi);
+            const int64_t per = z->cout * z->cin;
+            float *du = r->scratch + z->du_at;
+            for (int xi = 0; xi < 16; xi++)
+                for (int k = 1; k < nt; k++) {
+                    const float *p = r->scratch + k * z->slice + z->du_at;
+                    for (int64_t i = xi * per + lo * z->cin; i < xi * per + hi * z->cin; i++) du[i] += p[i];
+                }
+            transform_weight_grad(z, grad_weight, du, lo, hi);
+        }
     }
 }
 
@@ -452,13 +482,12 @@ int conv2d_winograd_applies(const conv_geom *g)
 static int forward_type(const wino *z, float *out, const float *in, const float *weight, const float *bias, int flip,
                         ss_nn_workspace *ws)
 {
-    const int nt = wino_threads(z->chunks, z->n * z->th * z->tw * z->cout * z->cin * 16);
+    const int nt = z->nt;
     const int64_t ufloats = (16 * z->cout4 * z->cin + 15) / 16 * 16;
     float *base = ss_nn_workspace_reserve(ws, (ufloats + nt * z->slice) * (int64_t)sizeof(float));
     if (!base) return SS_ERR_NOMEM;
-    transform_weights(z, base, weight, flip);
     const wino_run r = {.z = z, .in = in, .u = base, .bias = bias, .out = out, .scratch = base + ufloats};
-    run_all(&r, nt);
+    run_all(&r, weight, flip, NULL);
     return SS_OK;
 }
 
@@ -482,20 +511,13 @@ int conv2d_winograd_backward(const conv_geom *g, float *grad_in, float *grad_wei
     if (grad_weight) {
         wino z;
         wino_init(&z, g->n, g->cin, g->h, g->w, g->cout, g->ph, g->pw, 16 * g->cout * g->cin);
-        const int nt = wino_threads(z.chunks, z.n * z.th * z.tw * z.cout * z.cin * 16);
+        const int nt = z.nt;
         float *base = ss_nn_workspace_reserve(ws, nt * z.slice * (int64_t)sizeof(float));
         if (!base) return SS_ERR_NOMEM;
         const int64_t du_at = z.du_at;
         for (int t = 0; t < nt; t++) memset(base + t * z.slice + du_at, 0, (size_t)(16 * z.cout * z.cin) * sizeof(float));
         const wino_run r = {.z = &z, .in = in, .gout = grad_out, .scratch = base, .weight_grad = 1};
-        run_all(&r, nt);
-        /* the partial sums in thread order, then back to the 3x3 kernels */
-        float *du = base + du_at;
-        for (int t = 1; t < nt; t++) {
-            const float *p = base + t * z.slice + du_at;
-            for (int64_t i = 0; i < 16 * z.cout * z.cin; i++) du[i] += p[i];
-        }
-        transform_weight_grad(&z, grad_weight, du);
+        run_all(&r, NULL, 0, grad_weight);
     }
     return SS_OK;
 }
