@@ -3,7 +3,7 @@
 // groupnorm.cu's per-channel kernels on both paths.
 //
 // The cuBLAS path, with K = Cin·kh·kw, P = Ho·Wo and a chunk of nb images, L = nb·P:
-//   col (K, L)   im2col of the chunk: col[(c,i,j)][n·P + y·Wo + x] = in[n][c][y·s−p+i][x·s−p+j]
+//   col (K, L)   im2col of the chunk: col[(c,i,j)][n·P + y·Wo + x] = in[n][c][y·sh−ph+i][x·sw−pw+j]
 //   forward      out_n (Cout,P) = weight (Cout,K) · col_n, one strided-batched GEMM writing
 //                NCHW directly (col_n = columns n·P.. of col, leading dimension L)
 //   grad_weight  (Cout,K) += G (Cout,L) · colᵀ, G the chunk's grad_out with its images side by side
@@ -33,22 +33,25 @@
 struct conv_geom {
     int64_t n, cin, h, w;   // input
     int64_t cout, kh, kw;   // weight
-    int64_t s, p;           // stride, padding
+    int64_t sh, sw, ph, pw; // strides, paddings (H, W)
     int64_t ho, wo, k, np;  // output, K = cin·kh·kw, P = ho·wo
 };
 
 static conv_geom geom_of(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t kh, int64_t kw,
-                         int stride, int padding)
+                         int stride_h, int stride_w, int pad_h, int pad_w)
 {
-    conv_geom g = {n, cin, h, w, cout, kh, kw, stride, padding, 0, 0, 0, 0};
-    g.ho = (h + 2 * g.p - kh) / g.s + 1;
-    g.wo = (w + 2 * g.p - kw) / g.s + 1;
+    conv_geom g = {n, cin, h, w, cout, kh, kw, stride_h, stride_w, pad_h, pad_w, 0, 0, 0, 0};
+    g.ho = (h + 2 * g.ph - kh) / g.sh + 1;
+    g.wo = (w + 2 * g.pw - kw) / g.sw + 1;
     g.k = cin * kh * kw;
     g.np = g.ho * g.wo;
     return g;
 }
 
-static bool is_pointwise(const conv_geom &g) { return g.kh == 1 && g.kw == 1 && g.s == 1 && g.p == 0; }
+static bool is_pointwise(const conv_geom &g)
+{
+    return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
 
 // TF32 unless SS_CUDA_TF32=0 (read at each call).
 static bool tf32_allowed(void)
@@ -84,7 +87,7 @@ static __global__ void im2col_kernel(float *col, const float *in, conv_geom g, i
     {
         const int64_t r = idx / L, q = idx - r * L, n = q / g.np, yx = q - n * g.np, y = yx / g.wo, x = yx - y * g.wo;
         const int64_t c = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
-        const int64_t iy = y * g.s - g.p + i, ix = x * g.s - g.p + j;
+        const int64_t iy = y * g.sh - g.ph + i, ix = x * g.sw - g.pw + j;
         col[idx] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? in[((n * g.cin + c) * g.h + iy) * g.w + ix] : 0.0f;
     }
 }
@@ -99,12 +102,12 @@ static __global__ void col2im_kernel(float *grad_in, const float *col, conv_geom
         const int64_t n = idx / (g.w * g.h * g.cin);
         float sum = 0.0f;
         for (int64_t i = 0; i < g.kh; i++) {
-            const int64_t ty = iy + g.p - i; // = y·s for the output row y that reads this pixel through i
-            if (ty < 0 || ty % g.s != 0 || ty / g.s >= g.ho) continue;
+            const int64_t ty = iy + g.ph - i; // = y·sh for the output row y that reads this pixel through i
+            if (ty < 0 || ty % g.sh != 0 || ty / g.sh >= g.ho) continue;
             for (int64_t j = 0; j < g.kw; j++) {
-                const int64_t tx = ix + g.p - j;
-                if (tx < 0 || tx % g.s != 0 || tx / g.s >= g.wo) continue;
-                sum += col[((c * g.kh + i) * g.kw + j) * L + n * g.np + ty / g.s * g.wo + tx / g.s];
+                const int64_t tx = ix + g.pw - j;
+                if (tx < 0 || tx % g.sw != 0 || tx / g.sw >= g.wo) continue;
+                sum += col[((c * g.kh + i) * g.kw + j) * L + n * g.np + ty / g.sh * g.wo + tx / g.sw];
             }
         }
         grad_in[idx] = sum;
@@ -264,8 +267,8 @@ struct conv_plan {
     size_t bytes[3] = {0, 0, 0};
 };
 
-// n, cin, h, w, cout, kh, kw, stride, padding, tf32
-typedef std::array<int64_t, 10> plan_key;
+// n, cin, h, w, cout, kh, kw, stride_h, stride_w, pad_h, pad_w, tf32
+typedef std::array<int64_t, 12> plan_key;
 
 // Plans are made once and never freed (a network has a few dozen shapes); std::map keeps
 // their addresses, so a caller uses one after the lock is released.
@@ -299,7 +302,7 @@ static int plan_make(conv_plan &pl, const conv_geom &g, bool tf32)
                  what);
     for (int d = 0; d < 3; d++) {
         SS_CUDNN_TRY(cudnnCreateConvolutionDescriptor(&pl.conv[d]), what);
-        SS_CUDNN_TRY(cudnnSetConvolution2dDescriptor(pl.conv[d], (int)g.p, (int)g.p, (int)g.s, (int)g.s, 1, 1,
+        SS_CUDNN_TRY(cudnnSetConvolution2dDescriptor(pl.conv[d], (int)g.ph, (int)g.pw, (int)g.sh, (int)g.sw, 1, 1,
                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
                      what);
         SS_CUDNN_TRY(cudnnSetConvolutionMathType(pl.conv[d], tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH), what);
@@ -381,7 +384,7 @@ static int cudnn_plan(cudnnHandle_t *h, const conv_plan **plan, const conv_geom 
         g_cudnn = made;
     }
     *h = g_cudnn;
-    const plan_key key = {g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.s, g.p, tf32 ? 1 : 0};
+    const plan_key key = {g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, tf32 ? 1 : 0};
     auto it = g_plans.find(key);
     if (it == g_plans.end()) {
         conv_plan made;
@@ -445,9 +448,9 @@ static int cudnn_backward(float *grad_in, float *grad_weight, const float *grad_
 
 extern "C" int ss_cuda_conv2d_forward(float *out, const float *in, const float *weight, const float *bias, int64_t n,
                                       int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t kh, int64_t kw,
-                                      int stride, int padding)
+                                      int stride_h, int stride_w, int pad_h, int pad_w)
 {
-    const conv_geom g = geom_of(n, cin, h, w, cout, kh, kw, stride, padding);
+    const conv_geom g = geom_of(n, cin, h, w, cout, kh, kw, stride_h, stride_w, pad_h, pad_w);
     if (g.n * g.cout * g.np == 0) return SS_OK;
     const int via = conv_via(g);
     if (via < 0) return via;
@@ -462,9 +465,10 @@ extern "C" int ss_cuda_conv2d_forward(float *out, const float *in, const float *
 
 extern "C" int ss_cuda_conv2d_backward(float *grad_in, float *grad_weight, float *grad_bias, const float *grad_out,
                                        const float *in, const float *weight, int64_t n, int64_t cin, int64_t h,
-                                       int64_t w, int64_t cout, int64_t kh, int64_t kw, int stride, int padding)
+                                       int64_t w, int64_t cout, int64_t kh, int64_t kw, int stride_h, int stride_w,
+                                       int pad_h, int pad_w)
 {
-    const conv_geom g = geom_of(n, cin, h, w, cout, kh, kw, stride, padding);
+    const conv_geom g = geom_of(n, cin, h, w, cout, kh, kw, stride_h, stride_w, pad_h, pad_w);
     if (g.n * g.cout * g.np == 0) return SS_OK;
     const int via = conv_via(g);
     if (via < 0) return via;

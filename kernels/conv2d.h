@@ -29,15 +29,16 @@
 extern "C" {
 #endif
 /* out (n,cout,ho,wo) = conv(in (n,cin,h,w), weight (cout,cin,kh,kw)) [+ bias (cout)], bias may
- * be NULL; ho = (h + 2·padding − kh)/stride + 1, wo likewise. */
+ * be NULL; ho = (h + 2·pad_h − kh)/stride_h + 1, wo = (w + 2·pad_w − kw)/stride_w + 1. */
 int ss_cuda_conv2d_forward(float *out, const float *in, const float *weight, const float *bias, int64_t n,
-                           int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t kh, int64_t kw, int stride,
-                           int padding);
+                           int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t kh, int64_t kw, int stride_h,
+                           int stride_w, int pad_h, int pad_w);
 /* grad_in (n,cin,h,w) = (written); grad_weight (cout,cin,kh,kw) += ; grad_bias (cout) += ;
  * each may be NULL. grad_out (n,cout,ho,wo); in and weight as in the forward. */
 int ss_cuda_conv2d_backward(float *grad_in, float *grad_weight, float *grad_bias, const float *grad_out,
                             const float *in, const float *weight, int64_t n, int64_t cin, int64_t h, int64_t w,
-                            int64_t cout, int64_t kh, int64_t kw, int stride, int padding);
+                            int64_t cout, int64_t kh, int64_t kw, int stride_h, int stride_w, int pad_h,
+                            int pad_w);
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,4 @@
-// layers.cu — SiLU, 2x2 average pooling, nearest 2x up-sampling and the timestep
-// embedding: one thread per output element, each value computed with the CPU's float
+// layers.cu — SiLU, nearest 2x up-sampling and the timestep embedding: one thread per output element, each value computed with the CPU's float
 // expression in the CPU's order of additions.
 #include "common.cuh"
 #include "layers.h"
@@ -46,67 +45,40 @@ static __device__ __forceinline__ float sum4(const float *plane, int64_t W, int6
     return r0[0] + r0[1] + r1[0] + r1[1];
 }
 
-// small (planes,h,w) from big (planes,H,W): the block sums times `scale` (1/4: pooling, 1: up-sampling's backward).
-static __global__ void sum2x2_kernel(float *small, const float *big, int64_t total, int64_t H, int64_t W, int64_t h,
-                                     int64_t w, float scale)
+// grad_in (planes,h,w) from grad_out (planes,2h,2w): the block sums.
+static __global__ void sum2x2_kernel(float *small, const float *big, int64_t total, int64_t h, int64_t w)
 {
     SS_CUDA_FOR(k, total)
     {
         const int64_t p = k / (h * w), i = k / w % h, j = k % w;
-        small[k] = scale * sum4(big + p * H * W, W, i, j);
+        small[k] = sum4(big + p * 4 * h * w, 2 * w, i, j);
     }
 }
 
-// big (planes,H,W) from small (planes,h,w): each value times `scale` over its 2x2 block
-// (1/4: pooling's backward, 1: up-sampling), 0 on rows/columns no block covers.
-static __global__ void spread2x2_kernel(float *big, const float *small, int64_t total, int64_t H, int64_t W, int64_t h,
-                                        int64_t w, float scale)
+// out (planes,2h,2w) from in (planes,h,w): each value over its 2x2 block.
+static __global__ void spread2x2_kernel(float *big, const float *small, int64_t total, int64_t h, int64_t w)
 {
     SS_CUDA_FOR(k, total)
     {
-        const int64_t p = k / (H * W), i = k / W % H, j = k % W;
-        big[k] = i / 2 < h && j / 2 < w ? scale * small[(p * h + i / 2) * w + j / 2] : 0.0f;
+        const int64_t W = 2 * w, H = 2 * h, p = k / (H * W), i = k / W % H, j = k % W;
+        big[k] = small[(p * h + i / 2) * w + j / 2];
     }
-}
-
-static int sum2x2(const char *what, float *small, const float *big, int64_t planes, int64_t H, int64_t W,
-                  float scale)
-{
-    const int64_t h = H / 2, w = W / 2, total = planes * h * w;
-    if (total <= 0) return SS_OK;
-    sum2x2_kernel<<<ss_cuda_blocks(total), SS_CUDA_THREADS, 0, ss_cuda_stream()>>>(small, big, total, H, W, h, w,
-                                                                                     scale);
-    return SS_CUDA_LAUNCHED(what);
-}
-
-static int spread2x2(const char *what, float *big, const float *small, int64_t planes, int64_t H, int64_t W,
-                     float scale)
-{
-    const int64_t total = planes * H * W;
-    if (total <= 0) return SS_OK;
-    spread2x2_kernel<<<ss_cuda_blocks(total), SS_CUDA_THREADS, 0, ss_cuda_stream()>>>(big, small, total, H, W,
-                                                                                        H / 2, W / 2, scale);
-    return SS_CUDA_LAUNCHED(what);
-}
-
-extern "C" int ss_cuda_avgpool2_forward(float *out, const float *in, int64_t planes, int64_t H, int64_t W)
-{
-    return sum2x2("avgpool2 forward kernel", out, in, planes, H, W, 0.25f);
-}
-
-extern "C" int ss_cuda_avgpool2_backward(float *grad_in, const float *grad_out, int64_t planes, int64_t H, int64_t W)
-{
-    return spread2x2("avgpool2 backward kernel", grad_in, grad_out, planes, H, W, 0.25f);
 }
 
 extern "C" int ss_cuda_upsample2_forward(float *out, const float *in, int64_t planes, int64_t h, int64_t w)
 {
-    return spread2x2("upsample2 forward kernel", out, in, planes, 2 * h, 2 * w, 1.0f);
+    const int64_t total = planes * 4 * h * w;
+    if (total <= 0) return SS_OK;
+    spread2x2_kernel<<<ss_cuda_blocks(total), SS_CUDA_THREADS, 0, ss_cuda_stream()>>>(out, in, total, h, w);
+    return SS_CUDA_LAUNCHED("upsample2 forward kernel");
 }
 
 extern "C" int ss_cuda_upsample2_backward(float *grad_in, const float *grad_out, int64_t planes, int64_t h, int64_t w)
 {
-    return sum2x2("upsample2 backward kernel", grad_in, grad_out, planes, 2 * h, 2 * w, 1.0f);
+    const int64_t total = planes * h * w;
+    if (total <= 0) return SS_OK;
+    sum2x2_kernel<<<ss_cuda_blocks(total), SS_CUDA_THREADS, 0, ss_cuda_stream()>>>(grad_in, grad_out, total, h, w);
+    return SS_CUDA_LAUNCHED("upsample2 backward kernel");
 }
 
 // out[i][k]: the float arguments exactly as embedding.c forms them; expf, cosf and sinf

@@ -1,6 +1,6 @@
 /* layers.h — the UNet's elementwise and resampling layers on the GPU, with
- * runtime/nn/activation.c, resample.c and embedding.c's semantics: SiLU, 2x2 average
- * pooling, nearest 2x up-sampling and ADM's sinusoidal timestep embedding.
+ * runtime/nn/activation.c, resample.c and embedding.c's semantics: SiLU, nearest 2x
+ * up-sampling and ADM's sinusoidal timestep embedding (pooling: pool.h).
  * Contiguous float32 device buffers; planes are (N·C) images of H x W. */
 #ifndef SS_KERNELS_LAYERS_H
 #define SS_KERNELS_LAYERS_H
@@ -14,11 +14,6 @@ extern "C" {
 int ss_cuda_silu_forward(float *out, const float *in, int64_t n);
 /* grad_in (n) = grad_out·σ(in)(1 + in(1 − σ(in))). */
 int ss_cuda_silu_backward(float *grad_in, const float *grad_out, const float *in, int64_t n);
-/* out (planes,h,w) = mean of each 2x2 block of in (planes,H,W), h = H/2, w = W/2 (an odd
- * last row/column is dropped). */
-int ss_cuda_avgpool2_forward(float *out, const float *in, int64_t planes, int64_t H, int64_t W);
-/* grad_in (planes,H,W) = grad_out (planes,H/2,W/2)/4 spread over each block, 0 on a dropped row/column. */
-int ss_cuda_avgpool2_backward(float *grad_in, const float *grad_out, int64_t planes, int64_t H, int64_t W);
 /* out (planes,2h,2w): each value of in (planes,h,w) repeated in a 2x2 block. */
 int ss_cuda_upsample2_forward(float *out, const float *in, int64_t planes, int64_t h, int64_t w);
 /* grad_in (planes,h,w) = the sum of each 2x2 block of grad_out (planes,2h,2w). */

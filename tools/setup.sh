@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config luajit libluajit-5.1-dev libfftw3-dev libopenblas-dev
-          liblapacke-dev libpng-dev zlib1g-dev libcjson-dev librandom123-dev libedit-dev lua-busted
+          liblapacke-dev libdnnl-dev libpng-dev zlib1g-dev libcjson-dev librandom123-dev libedit-dev lua-busted
           dataset-fashion-mnist npm gnuplot-nox
           libopenmpi-dev openmpi-bin   # distributed runs (ss.dist) and their 2-rank tests
           libzmq3-dev libsodium-dev    # the Jupyter kernel, and its tests:

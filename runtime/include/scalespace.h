@@ -562,21 +562,33 @@ void ss_nn_workspace_free(ss_nn_workspace *ws);
 int64_t ss_nn_workspace_bytes(const ss_nn_workspace *ws);
 
 /* 2-D cross-correlation with zero padding, groups = dilation = 1:
- * out[n][o][y][x] = bias[o] + Σ_{c,i,j} weight[o][c][i][j] · in[n][c][y·s−p+i][x·s−p+j].
- * out: (N,Cout,Ho,Wo), in: (N,Cin,H,W), weight: (Cout,Cin,kh,kw),
- * bias: (Cout) or NULL; Ho = (H + 2p − kh)/s + 1, Wo = (W + 2p − kw)/s + 1
- * (rounded down), stride s >= 1, padding p >= 0. A 1x1 kernel with s = 1 and
- * p = 0 is one sgemm per image; others run im2col + sgemm over chunks of
- * images. A batch of at least ss_get_num_threads() images is split over the
- * threads (OpenBLAS runs single-threaded meanwhile); a smaller one runs its
- * products on OpenBLAS's threads. */
+ * out[n][o][y][x] = bias[o] + Σ_{c,i,j} weight[o][c][i][j] · in[n][c][y·sh−ph+i][x·sw−pw+j].
+ * out: (N,Cout,Ho,Wo), in: (N,Cin,H,W), weight: (Cout,Cin,kh,kw) (any kh, kw: 3x3,
+ * 1x7, 7x1, ...), bias: (Cout) or NULL; Ho = (H + 2·ph − kh)/sh + 1, Wo = (W + 2·pw −
+ * kw)/sw + 1 (rounded down); strides sh = stride_h, sw = stride_w >= 1, paddings
+ * ph = pad_h, pw = pad_w >= 0 (zeros on both sides of each axis). On the CPU the path
+ * is chosen by shape: 3x3 stride-1 kernels with >= 8 input channels and outputs >= 12
+ * wide run Winograd's F(2x2,3x3) (our AVX2-width kernels; not chosen where oneDNN runs
+ * AVX-512 ones), other shapes oneDNN's direct convolutions when the library was built
+ * with it, 1x1 stride-1 kernels one sgemm per image, the backward of convolutions with
+ * fewer than 8 input channels im2col + sgemm. SS_CPU_CONV=onednn or im2col forces that
+ * path for every shape, SS_CPU_CONV=winograd Winograd wherever it applies (read at each
+ * call). All run on the OpenMP threads (the im2col path splits a batch of at least
+ * ss_get_num_threads() images over them, or else threads OpenBLAS's products).
+ * Results differ between paths by float rounding (~1e-6 relative). */
 int ss_conv2d_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weight, const ss_tensor *bias,
-                      int stride, int padding, ss_nn_workspace *ws);
+                      int stride_h, int stride_w, int pad_h, int pad_w, ss_nn_workspace *ws);
 /* grad_in (N,Cin,H,W) = ∂L/∂in (written); grad_weight (Cout,Cin,kh,kw) += ∂L/∂weight;
  * grad_bias (Cout) += ∂L/∂bias; each may be NULL. grad_out: (N,Cout,Ho,Wo) = ∂L/∂out;
- * in and weight as in the forward (both required, for the shapes). */
+ * in, weight, strides and paddings as in the forward (in and weight required, for the shapes). */
 int ss_conv2d_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
-                       const ss_tensor *in, const ss_tensor *weight, int stride, int padding, ss_nn_workspace *ws);
+                       const ss_tensor *in, const ss_tensor *weight, int stride_h, int stride_w, int pad_h, int pad_w,
+                       ss_nn_workspace *ws);
+/* What runs the CPU convolutions now, for benchmark reports: "by shape: Winograd
+ * F(2x2,3x3), oneDNN 2.6.3 (jit:avx2), im2col + OpenBLAS sgemm" (oneDNN's version and the
+ * implementation it picks for a 3x3 convolution; "no oneDNN" in a build without it), or the
+ * path SS_CPU_CONV forces. The text stays valid until the next call. */
+const char *ss_conv2d_cpu_path(void);
 
 /* Fully connected layer, out = in · weightᵀ + bias, one sgemm.
  * out: (...,Fout), in: (...,Fin) with the same leading dimensions (e.g. (N,Fin)),
@@ -588,7 +600,7 @@ int ss_linear_forward(ss_tensor *out, const ss_tensor *in, const ss_tensor *weig
 int ss_linear_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor *grad_bias, const ss_tensor *grad_out,
                        const ss_tensor *in, const ss_tensor *weight);
 
-/* ------------------------------------------------ nn: normalisation, activation, resampling, loss */
+/* ------------------------------------------------ nn: normalisation, activation, pooling, resampling, loss */
 
 /* GroupNorm (torch.nn.functional.group_norm, biased variance): per image and group of
  * C/groups channels, out = (in − μ)·rstd·weight[c] + bias[c], rstd = 1/sqrt(var + eps).
@@ -603,11 +615,42 @@ int ss_groupnorm_backward(ss_tensor *grad_in, ss_tensor *grad_weight, ss_tensor 
 /* SiLU: out = in·sigmoid(in); grad_in = grad_out·σ(in)(1 + in(1 − σ(in))). Same shapes. */
 int ss_silu_forward(ss_tensor *out, const ss_tensor *in);
 int ss_silu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in);
+/* ReLU: out = max(in, 0), a NaN kept (torch.relu); grad_in = grad_out where in > 0, else 0.
+ * Same shapes; out may be in. */
+int ss_relu_forward(ss_tensor *out, const ss_tensor *in);
+int ss_relu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in);
 
-/* 2x2 average pooling, stride 2: out (N,C,⌊H/2⌋,⌊W/2⌋) from in (N,C,H,W); its backward
- * spreads grad_out/4 (grad_in written). */
-int ss_avgpool2_forward(ss_tensor *out, const ss_tensor *in);
-int ss_avgpool2_backward(ss_tensor *grad_in, const ss_tensor *grad_out);
+/* Pooling over kh×kw windows at strides (stride_h, stride_w) with padding (pad_h, pad_w) on
+ * each side (torch.nn.functional.max_pool2d / avg_pool2d, floor mode, dilation 1):
+ * in (N,C,H,W), out (N,C,Ho,Wo), Ho = (H + 2·pad_h − kh)/stride_h + 1, Wo likewise; kernel
+ * and strides >= 1, 0 <= padding <= half the kernel (PyTorch's rule). Planes run on the
+ * threads. The backward passes write grad_in (N,C,H,W).
+ * Max: each window's largest input value, padding ignored; ties go to the first position
+ * in row-major order and a NaN wins (PyTorch's CPU rule), which is where the backward
+ * routes grad_out (recomputed from in, summed where windows overlap). */
+int ss_maxpool2d_forward(ss_tensor *out, const ss_tensor *in, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                         int pad_w);
+int ss_maxpool2d_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in, int kh, int kw,
+                          int stride_h, int stride_w, int pad_h, int pad_w);
+/* Average: each window's sum (in float, row-major) divided by kh·kw when count_include_pad
+ * is nonzero (zero padding counted, PyTorch's default), else by the number of input
+ * positions in the window (Inception-v3's pools). 2x2 stride 2 is the UNet's pooling. */
+int ss_avgpool2d_forward(ss_tensor *out, const ss_tensor *in, int kh, int kw, int stride_h, int stride_w, int pad_h,
+                         int pad_w, int count_include_pad);
+int ss_avgpool2d_backward(ss_tensor *grad_in, const ss_tensor *grad_out, int kh, int kw, int stride_h, int stride_w,
+                          int pad_h, int pad_w, int count_include_pad);
+/* Global average pooling: out (N,C) or (N,C,1,1) = the mean of each H×W plane of in
+ * (N,C,H,W), summed in double; its backward writes grad_in = grad_out/(H·W) everywhere. */
+int ss_global_avgpool_forward(ss_tensor *out, const ss_tensor *in);
+int ss_global_avgpool_backward(ss_tensor *grad_in, const ss_tensor *grad_out);
+/* Inference BatchNorm folded into the layer before it (a convolution or linear layer with
+ * weight (C,...) and bias (C)), in place, once at load time: with s = gamma/√(var + eps),
+ * weight[c] *= s and bias[c] = beta + (bias[c] − mean)·s, in double. Pass a zero bias for a
+ * layer without one. gamma NULL means 1 (TorchScript's Inception has none), beta NULL 0;
+ * mean and var (C). CPU tensors (fold before moving a network to cuda); a channel with
+ * var + eps <= 0 or a non-finite value is SS_ERR_NUMERIC and nothing is changed. */
+int ss_batchnorm_fold(ss_tensor *weight, ss_tensor *bias, const ss_tensor *gamma, const ss_tensor *beta,
+                      const ss_tensor *mean, const ss_tensor *var, double eps);
 /* Nearest 2x up-sampling: out (N,C,2h,2w) from in (N,C,h,w); its backward sums each
  * 2x2 block of grad_out (grad_in written). */
 int ss_upsample2_forward(ss_tensor *out, const ss_tensor *in);

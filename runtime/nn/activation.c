@@ -1,6 +1,8 @@
-/* activation.c — SiLU (x·sigmoid(x)) forward and backward, elementwise (on cuda in kernels/layers.cu). */
+/* activation.c — SiLU (x·sigmoid(x)) and ReLU forward and backward, elementwise (on cuda in
+ * kernels/layers.cu and kernels/relu.cu). */
 #include "core/internal.h"
 #include "kernels/layers.h"
+#include "kernels/relu.h"
 #include "nn/vexp.h"
 
 #include <math.h>
@@ -52,5 +54,34 @@ int ss_silu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_ten
         const float s = sigmoid(x[i]);
         dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
     }
+    return SS_OK;
+}
+
+/* max(x, 0) keeping a NaN, as torch.relu (a plain fmaxf would turn NaN into 0). */
+int ss_relu_forward(ss_tensor *out, const ss_tensor *in)
+{
+    const int dev = silu_check("relu_forward", out, in, NULL);
+    if (dev < 0) return dev;
+    const int64_t n = ss_tensor_numel(in);
+    if (dev == SS_CUDA) return SS_CUDA_CALL("relu_forward", ss_cuda_relu_forward(out->data, in->data, n));
+    const float *x = in->data;
+    float *y = out->data;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f || x[i] != x[i] ? x[i] : 0.0f;
+    return SS_OK;
+}
+
+/* grad_in = grad_out where x > 0, else 0 (torch's threshold_backward: 0 at x = 0 and NaN). */
+int ss_relu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in)
+{
+    const int dev = silu_check("relu_backward", grad_in, grad_out, in);
+    if (dev < 0) return dev;
+    const int64_t n = ss_tensor_numel(in);
+    if (dev == SS_CUDA)
+        return SS_CUDA_CALL("relu_backward", ss_cuda_relu_backward(grad_in->data, grad_out->data, in->data, n));
+    const float *x = in->data, *dy = grad_out->data;
+    float *dx = grad_in->data;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
     return SS_OK;
 }

@@ -1,5 +1,5 @@
-/* resample.c — the UNet's 2x2 average pooling and nearest 2x up-sampling, with their
- * backward passes (each the other's adjoint up to the factor 4); on cuda in kernels/layers.cu. */
+/* resample.c — the UNet's nearest 2x up-sampling and its backward (the 2x2 block sums); on
+ * cuda in kernels/layers.cu. Average pooling, 2x2 included, is pool.c's. */
 #include "core/internal.h"
 #include "kernels/layers.h"
 
@@ -19,48 +19,6 @@ static int resample_check(const char *op, const ss_tensor *big, const ss_tensor 
                        ss_shape_str(a, sizeof a, big), ss_shape_str(b, sizeof b, small));
     }
     return dev;
-}
-
-/* out (N,C,⌊H/2⌋,⌊W/2⌋) = mean of each 2x2 block of in (N,C,H,W); an odd last row/column is dropped. */
-int ss_avgpool2_forward(ss_tensor *out, const ss_tensor *in)
-{
-    const int dev = resample_check("avgpool2_forward", in, out);
-    if (dev < 0) return dev;
-    const int64_t NC = in->shape[0] * in->shape[1], H = in->shape[2], W = in->shape[3];
-    const int64_t h = out->shape[2], w = out->shape[3];
-    if (dev == SS_CUDA)
-        return SS_CUDA_CALL("avgpool2_forward", ss_cuda_avgpool2_forward(out->data, in->data, NC, H, W));
-#pragma omp parallel for schedule(static) if (NC * H * W > 65536)
-    for (int64_t p = 0; p < NC; p++) {
-        const float *x = in->data + p * H * W;
-        float *y = out->data + p * h * w;
-        for (int64_t i = 0; i < h; i++)
-            for (int64_t j = 0; j < w; j++) {
-                const float *r0 = x + 2 * i * W + 2 * j, *r1 = r0 + W;
-                y[i * w + j] = 0.25f * (r0[0] + r0[1] + r1[0] + r1[1]);
-            }
-    }
-    return SS_OK;
-}
-
-/* grad_in (N,C,H,W) = grad_out/4 spread over each block (0 on a dropped row/column). */
-int ss_avgpool2_backward(ss_tensor *grad_in, const ss_tensor *grad_out)
-{
-    const int dev = resample_check("avgpool2_backward", grad_in, grad_out);
-    if (dev < 0) return dev;
-    const int64_t NC = grad_in->shape[0] * grad_in->shape[1], H = grad_in->shape[2], W = grad_in->shape[3];
-    const int64_t h = grad_out->shape[2], w = grad_out->shape[3];
-    if (dev == SS_CUDA)
-        return SS_CUDA_CALL("avgpool2_backward", ss_cuda_avgpool2_backward(grad_in->data, grad_out->data, NC, H, W));
-#pragma omp parallel for schedule(static) if (NC * H * W > 65536)
-    for (int64_t p = 0; p < NC; p++) {
-        float *x = grad_in->data + p * H * W;
-        const float *y = grad_out->data + p * h * w;
-        for (int64_t i = 0; i < H; i++)
-            for (int64_t j = 0; j < W; j++)
-                x[i * W + j] = (i / 2 < h && j / 2 < w) ? 0.25f * y[(i / 2) * w + j / 2] : 0.0f;
-    }
-    return SS_OK;
 }
 
 /* out (N,C,2h,2w): each value of in (N,C,h,w) repeated in a 2x2 block. */

@@ -42,7 +42,7 @@ static void test_requested_calls_fail(void)
     CHECK_FAILS(ss_add(out, a, a), "interrupted");
     CHECK(ss_last_status() == SS_ERR_INTERRUPTED, "status %d", ss_last_status());
     CHECK_FAILS(ss_linop_apply(blur, out, a), "interrupted");
-    CHECK_FAILS(ss_conv2d_forward(conv_out, a, w, NULL, 1, 1, NULL), "interrupted");
+    CHECK_FAILS(ss_conv2d_forward(conv_out, a, w, NULL, 1, 1, 1, 1, NULL), "interrupted");
     CHECK(ss_interrupt_check() == SS_ERR_INTERRUPTED, "ss_interrupt_check");
 
     ss_interrupt_clear();
@@ -50,7 +50,7 @@ static void test_requested_calls_fail(void)
     CHECK_OK(ss_add(out, a, a));
     CHECK(out->data[0] == 2.0f, "the op ran after the clear");
     CHECK_OK(ss_linop_apply(blur, out, a));
-    CHECK_OK(ss_conv2d_forward(conv_out, a, w, NULL, 1, 1, NULL));
+    CHECK_OK(ss_conv2d_forward(conv_out, a, w, NULL, 1, 1, 1, 1, NULL));
     ss_tensor *t = ss_tensor_empty(4, shape4, SS_CPU);
     CHECK(t != NULL, "creation after the clear: %s", ss_last_error());
     ss_tensor_free(t);

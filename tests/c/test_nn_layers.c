@@ -3,7 +3,11 @@
  * tests/reference/make_nn_layer_fixtures.py, computed in float64), within 1e-4 of
  * the reference's largest value; the backward passes also against central finite
  * differences of the forward (double accumulation of a random projection), and the
- * `+=` of parameter gradients. Bad shapes fail with a message. */
+ * `+=` of parameter gradients. Then Inception-v3's layers (make_nn_pool_fixtures.py):
+ * ReLU, max pooling (with ties: the gradient goes to the first maximum), average
+ * pooling with and without the padding counted, global average pooling, and BatchNorm
+ * (eps 1e-3) folded into the convolution before it; NaN through ReLU and max pooling.
+ * Bad shapes fail with a message. */
 #include "check.h"
 #include "fixture.h"
 
@@ -120,12 +124,20 @@ static void test_groupnorm(void)
 }
 
 static int silu_fwd(ss_tensor *out, const ss_tensor *in, void *ctx) { (void)ctx; return ss_silu_forward(out, in); }
-static int pool_fwd(ss_tensor *out, const ss_tensor *in, void *ctx) { (void)ctx; return ss_avgpool2_forward(out, in); }
+static int pool_fwd(ss_tensor *out, const ss_tensor *in, void *ctx)
+{
+    (void)ctx;
+    return ss_avgpool2d_forward(out, in, 2, 2, 2, 2, 0, 0, 1);
+}
 static int up_fwd(ss_tensor *out, const ss_tensor *in, void *ctx) { (void)ctx; return ss_upsample2_forward(out, in); }
 
 typedef int (*bwd_fn)(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_tensor *in);
 static int silu_bwd(ss_tensor *gi, const ss_tensor *go, const ss_tensor *in) { return ss_silu_backward(gi, go, in); }
-static int pool_bwd(ss_tensor *gi, const ss_tensor *go, const ss_tensor *in) { (void)in; return ss_avgpool2_backward(gi, go); }
+static int pool_bwd(ss_tensor *gi, const ss_tensor *go, const ss_tensor *in)
+{
+    (void)in;
+    return ss_avgpool2d_backward(gi, go, 2, 2, 2, 2, 0, 0, 1);
+}
 static int up_bwd(ss_tensor *gi, const ss_tensor *go, const ss_tensor *in) { (void)in; return ss_upsample2_backward(gi, go); }
 
 static void test_unary(const char *name, fwd_fn f, bwd_fn b)
@@ -180,6 +192,177 @@ static void test_embedding_and_mse(void)
     ss_tensor_free(w3), ss_tensor_free(p), ss_tensor_free(q), ss_tensor_free(w), ss_tensor_free(dp);
 }
 
+/* ------------------------------------------------------------ Inception-v3's layers */
+
+/* The fixture's (h, w) pair "<c>.<role>" as two ints. */
+static void get_pair(const char *c, const char *role, int *a, int *b)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", c, role);
+    ss_tensor *t = get(key);
+    *a = (int)t->data[0], *b = (int)t->data[1];
+    ss_tensor_free(t);
+}
+
+static int relu_fwd(ss_tensor *out, const ss_tensor *in, void *ctx)
+{
+    (void)ctx;
+    return ss_relu_forward(out, in);
+}
+
+static void test_relu(void)
+{
+    ss_tensor *x = get("relu.x"), *y = like(x), *dx = like(x), *g = get("relu.g");
+    CHECK_OK(ss_relu_forward(y, x));
+    rel_ref("relu forward", y, "relu.y");
+    CHECK_OK(ss_relu_backward(dx, g, x));
+    rel_ref("relu grad_in (0 where x = 0)", dx, "relu.dx");
+    /* differences away from the kink: the exact zeros moved to 0.5 */
+    for (int64_t i = 0; i < ss_tensor_numel(x); i++)
+        if (x->data[i] == 0.0f) x->data[i] = 0.5f;
+    CHECK_OK(ss_relu_backward(dx, g, x));
+    finite_diff("relu grad_in", relu_fwd, NULL, x, y, g, dx);
+    /* in place, and NaN kept forward, 0 backward */
+    x->data[0] = NAN, x->data[1] = -1.0f;
+    CHECK_OK(ss_relu_forward(x, x));
+    CHECK(isnan(x->data[0]) && x->data[1] == 0.0f, "relu of NaN / -1: %g %g", x->data[0], x->data[1]);
+    x->data[0] = NAN;
+    CHECK_OK(ss_relu_backward(dx, g, x));
+    CHECK(dx->data[0] == 0.0f, "relu backward at NaN: %g", dx->data[0]);
+    ss_tensor_free(x), ss_tensor_free(y), ss_tensor_free(dx), ss_tensor_free(g);
+}
+
+/* The window of a pooling case, for the finite differences. */
+static int pool_k[2], pool_s[2], pool_p[2], pool_incl;
+static int avg_fwd(ss_tensor *out, const ss_tensor *in, void *ctx)
+{
+    (void)ctx;
+    return ss_avgpool2d_forward(out, in, pool_k[0], pool_k[1], pool_s[0], pool_s[1], pool_p[0], pool_p[1], pool_incl);
+}
+
+/* x, y, g, dx of case c with the pooling output shaped like the fixture's. */
+static void pool_case(const char *c, int max)
+{
+    char key[96], label[96];
+    get_pair(c, "k", &pool_k[0], &pool_k[1]);
+    get_pair(c, "s", &pool_s[0], &pool_s[1]);
+    get_pair(c, "p", &pool_p[0], &pool_p[1]);
+    snprintf(key, sizeof key, "%s.x", c);
+    ss_tensor *x = get(key);
+    snprintf(key, sizeof key, "%s.y", c);
+    ss_tensor *yref = get(key), *y = like(yref), *dx = like(x);
+    snprintf(key, sizeof key, "%s.g", c);
+    ss_tensor *g = get(key);
+    if (!max) {
+        snprintf(key, sizeof key, "%s.include_pad", c);
+        ss_tensor *inc = get(key);
+        pool_incl = (int)inc->data[0];
+        ss_tensor_free(inc);
+    }
+    CHECK_OK(max ? ss_maxpool2d_forward(y, x, pool_k[0], pool_k[1], pool_s[0], pool_s[1], pool_p[0], pool_p[1])
+                 : avg_fwd(y, x, NULL));
+    snprintf(label, sizeof label, "%s forward", c);
+    rel_close(label, y, yref);
+    CHECK_OK(max ? ss_maxpool2d_backward(dx, g, x, pool_k[0], pool_k[1], pool_s[0], pool_s[1], pool_p[0], pool_p[1])
+                 : ss_avgpool2d_backward(dx, g, pool_k[0], pool_k[1], pool_s[0], pool_s[1], pool_p[0], pool_p[1],
+                                         pool_incl));
+    snprintf(label, sizeof label, "%s grad_in", c);
+    snprintf(key, sizeof key, "%s.dx", c);
+    rel_ref(label, dx, key);
+    /* linear in x: exact differences (the max's argmax would move under a perturbation near a tie) */
+    if (!max) finite_diff(label, avg_fwd, NULL, x, y, g, dx);
+    ss_tensor_free(x), ss_tensor_free(yref), ss_tensor_free(y), ss_tensor_free(dx), ss_tensor_free(g);
+}
+
+static void test_maxpool(void)
+{
+    pool_case("max_k3s2", 1);
+    pool_case("max_k3s1p1", 1);
+    pool_case("max_k2x3s1x2p1x1", 1);
+    pool_case("max_ties", 1);
+    /* a NaN in a window wins, as in PyTorch */
+    ss_tensor *x = need(ss_tensor_zeros(4, (int64_t[]){1, 1, 3, 3}, SS_CPU), "x");
+    ss_tensor *y = need(ss_tensor_zeros(4, (int64_t[]){1, 1, 1, 1}, SS_CPU), "y");
+    x->data[4] = NAN, x->data[5] = 7.0f;
+    CHECK_OK(ss_maxpool2d_forward(y, x, 3, 3, 2, 2, 0, 0));
+    CHECK(isnan(y->data[0]), "max pool over a NaN gave %g", y->data[0]);
+    ss_tensor_free(x), ss_tensor_free(y);
+}
+
+static void test_avgpool(void)
+{
+    pool_case("avg_k3s1p1_excl", 0);
+    pool_case("avg_k3s1p1_incl", 0);
+    pool_case("avg_k2s2", 0);
+    pool_case("avg_k3x2s2x1p1x0_excl", 0);
+}
+
+static void test_global_avgpool(void)
+{
+    ss_tensor *x = get("global.x"), *yref = get("global.y"), *y = like(yref), *g = get("global.g"), *dx = like(x);
+    CHECK_OK(ss_global_avgpool_forward(y, x));
+    rel_close("global average pool forward (N,C)", y, yref);
+    ss_tensor *y4 = need(ss_tensor_empty(4, (int64_t[]){x->shape[0], x->shape[1], 1, 1}, SS_CPU), "y4");
+    CHECK_OK(ss_global_avgpool_forward(y4, x));
+    CHECK(memcmp(y4->data, y->data, sizeof(float) * (size_t)ss_tensor_numel(y)) == 0, "(N,C,1,1) differs from (N,C)");
+    CHECK_OK(ss_global_avgpool_backward(dx, g));
+    rel_ref("global average pool grad_in", dx, "global.dx");
+    ss_tensor *bad = need(ss_tensor_empty(2, (int64_t[]){x->shape[0], x->shape[1] + 1}, SS_CPU), "bad");
+    CHECK_FAILS(ss_global_avgpool_forward(bad, x), "expected (N,C) or (N,C,1,1)");
+    ss_tensor_free(x), ss_tensor_free(yref), ss_tensor_free(y), ss_tensor_free(g), ss_tensor_free(dx);
+    ss_tensor_free(y4), ss_tensor_free(bad);
+}
+
+/* bn(conv(x)) (PyTorch, float64) against conv'(x) with the BatchNorm folded in. */
+static void bn_case(const char *c, int has_gamma)
+{
+    char key[96], label[96];
+    int ph, pw;
+    get_pair(c, "p", &ph, &pw);
+#define GET(role) (snprintf(key, sizeof key, "%s." role, c), get(key))
+    ss_tensor *x = GET("x"), *w = GET("w"), *beta = GET("beta"), *mean = GET("mean"), *var = GET("var");
+    ss_tensor *yref = GET("y"), *gamma = has_gamma ? GET("gamma") : NULL;
+#undef GET
+    ss_tensor *y = like(yref), *b = need(ss_tensor_zeros(1, &w->shape[0], SS_CPU), "bias");
+    CHECK_OK(ss_batchnorm_fold(w, b, gamma, beta, mean, var, 1e-3));
+    CHECK_OK(ss_conv2d_forward(y, x, w, b, 1, 1, ph, pw, NULL));
+    snprintf(label, sizeof label, "%s: conv with BN folded vs bn(conv)", c);
+    rel_close(label, y, yref);
+    ss_tensor_free(x), ss_tensor_free(w), ss_tensor_free(beta), ss_tensor_free(mean), ss_tensor_free(var);
+    ss_tensor_free(yref), ss_tensor_free(gamma), ss_tensor_free(y), ss_tensor_free(b);
+}
+
+static void test_batchnorm_fold(void)
+{
+    bn_case("bn_k3", 1);
+    bn_case("bn_k1x7_nogamma", 0);
+    /* a bad channel changes nothing */
+    ss_tensor *w = get("bn_k3.w"), *w0 = need(ss_tensor_clone(w), "clone"), *var = get("bn_k3.var");
+    ss_tensor *mean = get("bn_k3.mean"), *b = need(ss_tensor_zeros(1, &w->shape[0], SS_CPU), "bias");
+    var->data[2] = -5.0f;
+    CHECK_FAILS(ss_batchnorm_fold(w, b, NULL, NULL, mean, var, 1e-3), "channel 2 has var + eps");
+    CHECK(memcmp(w->data, w0->data, sizeof(float) * (size_t)ss_tensor_numel(w)) == 0, "a failed fold changed weight");
+    ss_tensor *short_mean = need(ss_tensor_zeros(1, (int64_t[]){2}, SS_CPU), "mean");
+    CHECK_FAILS(ss_batchnorm_fold(w, b, NULL, NULL, short_mean, var, 1e-3), "mean has shape (2), expected (6)");
+    CHECK_FAILS(ss_batchnorm_fold(w, b, NULL, NULL, mean, NULL, 1e-3), "var is NULL");
+    ss_tensor_free(w), ss_tensor_free(w0), ss_tensor_free(var), ss_tensor_free(mean), ss_tensor_free(b);
+    ss_tensor_free(short_mean);
+}
+
+static void test_pool_bad_input(void)
+{
+    ss_tensor *x = need(ss_tensor_zeros(4, (int64_t[]){2, 3, 7, 7}, SS_CPU), "x");
+    ss_tensor *y = need(ss_tensor_zeros(4, (int64_t[]){2, 3, 3, 3}, SS_CPU), "y");
+    CHECK_OK(ss_maxpool2d_forward(y, x, 3, 3, 2, 2, 0, 0));
+    CHECK_FAILS(ss_maxpool2d_forward(y, x, 3, 3, 2, 2, 2, 0), "padding (2,0) must be >= 0 and at most half");
+    CHECK_FAILS(ss_maxpool2d_forward(y, x, 3, 3, 0, 2, 0, 0), "stride must be >= 1");
+    CHECK_FAILS(ss_avgpool2d_forward(y, x, 3, 3, 1, 1, 1, 1, 0), "out has shape (2,3,3,3), expected (2,3,7,7)");
+    CHECK_FAILS(ss_avgpool2d_forward(y, x, 9, 9, 1, 1, 0, 0, 0), "kernel 9x9 is larger than the padded input 7x7");
+    CHECK_FAILS(ss_maxpool2d_forward(x, x, 1, 1, 1, 1, 0, 0), "out shares memory");
+    CHECK_FAILS(ss_maxpool2d_backward(y, y, x, 3, 3, 2, 2, 0, 0), "grad_in has shape (2,3,3,3)");
+    ss_tensor_free(x), ss_tensor_free(y);
+}
+
 int main(void)
 {
     if (test_seed("test_nn_layers", &seed, &rng)) return 2;
@@ -194,8 +377,18 @@ int main(void)
     test_embedding_and_mse();
     ss_tensor *a = need(ss_tensor_empty(4, (int64_t[]){1, 1, 4, 4}, SS_CPU), "a");
     ss_tensor *b = need(ss_tensor_empty(4, (int64_t[]){1, 1, 3, 2}, SS_CPU), "b");
-    CHECK_FAILS(ss_avgpool2_forward(b, a), "H/2");
+    CHECK_FAILS(ss_avgpool2d_forward(b, a, 2, 2, 2, 2, 0, 0, 1), "expected (1,1,2,2)");
     ss_tensor_free(a), ss_tensor_free(b);
+    fixture_free(fx);
+    fx = fixture_load("tests/reference/nn_pool/pool.ssfx");
+    CHECK(fx != NULL, "cannot load tests/reference/nn_pool/pool.ssfx");
+    if (!fx) return test_summary("test_nn_layers");
+    test_relu();
+    test_maxpool();
+    test_avgpool();
+    test_global_avgpool();
+    test_batchnorm_fold();
+    test_pool_bad_input();
     fixture_free(fx);
     return test_summary("test_nn_layers");
 }

@@ -95,7 +95,7 @@ local rows = {
   { "linear_beta with β above 1", function() return ss.schedule.linear_beta(10, 0.5, 2) end, "schedule.linear_beta: argument 3: β must be in (0, 1), got 2" },
   { "ihdm_sigma with 0 levels", function() return ss.schedule.ihdm_sigma(0) end, "schedule.ihdm_sigma: argument 1: expected a step count T >= 1, got 0" },
   -- networks and optimisers
-  { "Conv2d with a kernel of 0", function() return ss.nn.Conv2d(1, 2, 0) end, "nn.Conv2d: argument 3: expected a kernel size, got 0" },
+  { "Conv2d with a kernel of 0", function() return ss.nn.Conv2d(1, 2, 0) end, "nn.Conv2d: argument 3: expected a whole number >= 1 or a pair {h, w} of them, got 0" },
   { "Conv2d:forward of a string", function() return ss.nn.Conv2d(1, 2, 3):forward("x") end, 'nn.Conv2d:forward: argument 1: expected an (N,C,H,W) tensor, got string' },
   { "GroupNorm that does not split", function() return ss.nn.GroupNorm(3, 4) end, "nn.GroupNorm: 4 channels do not split into 3 groups" },
   { "UNet with an unknown key", function() return ss.nn.UNet { chanels = 3 } end, "nn.UNet: unknown config key 'chanels' (known: " },

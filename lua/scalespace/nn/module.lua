@@ -231,6 +231,31 @@ function M.expect_input(x, fname, ndim, what)
   return x
 end
 
+--- {h, w} from v, a whole number (both axes) or a pair {h, w} of them, each >= lo; else an
+-- error in the caller's terms: argument i of fname, or (i nil) option `what`.
+function M.pair(v, lo, fname, what, i)
+  local t = type(v) == "number" and { v, v } or v
+  local ok = type(t) == "table" and #t == 2
+  for k = 1, 2 do ok = ok and type(t[k]) == "number" and t[k] >= lo and t[k] == math.floor(t[k]) end
+  if ok then return { t[1], t[2] } end
+  local want = string.format("a whole number >= %d or a pair {h, w} of them", lo)
+  if i then arg_error(fname, i, want, v) end
+  lib.raise(string.format("%s: option %s must be %s, got %s", fname, what, want,
+    type(v) == "table" and "a table" or tostring(v)))
+end
+
+--- The output shape (N, C, Ho, Wo) of a window k = {kh, kw} at strides s and paddings p
+-- (pairs) over x (N,C,H,W) with C replaced by c (floor mode, as convolution and pooling);
+-- an error naming fname when the window does not fit the padded input.
+function M.window_shape(fname, x, c, k, s, p)
+  local h, w = M.size(x, 3), M.size(x, 4)
+  if h + 2 * p[1] < k[1] or w + 2 * p[2] < k[2] then
+    lib.raise(string.format("%s: a %dx%d window with padding {%d, %d} does not fit a %dx%d input", fname, k[1], k[2],
+      p[1], p[2], h, w))
+  end
+  return { M.size(x, 1), c, math.floor((h + 2 * p[1] - k[1]) / s[1]) + 1, math.floor((w + 2 * p[2] - k[2]) / s[2]) + 1 }
+end
+
 -- A parameter-free resampling module over a C forward/backward pair (only factor 2);
 -- size_of(n) is an output height or width from an input one.
 function M.resampler(name, what, size_of, forward, backward)
