@@ -17,6 +17,8 @@ static const struct {
     FIELD(ss_solve_opts, warm_start),
     FIELD(ss_solve_info, iterations), FIELD(ss_solve_info, converged), FIELD(ss_solve_info, restarts),
     FIELD(ss_solve_info, reserved), FIELD(ss_solve_info, residual), FIELD(ss_solve_info, initial_residual),
+    FIELD(ss_frechet_info, mean_term), FIELD(ss_frechet_info, trace1), FIELD(ss_frechet_info, trace2),
+    FIELD(ss_frechet_info, trace_sqrt), FIELD(ss_frechet_info, clamped), FIELD(ss_frechet_info, most_negative),
 };
 
 int ss_abi_field(int i, const char **struct_name, const char **field, int64_t *offset, int64_t *struct_size)
