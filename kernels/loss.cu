@@ -1,6 +1,8 @@
-// loss.cu — the mean-squared error on the GPU, in the CPU's arithmetic (runtime/nn/loss.c):
-// squares of float differences summed in double per sample, then weighted and averaged
-// in double; the backward's per-sample factor in double, rounded once to float.
+// loss.cu — the mean-squared error and the softmax cross-entropy on the GPU, in the CPU's
+// arithmetic (runtime/nn/loss.c): squares of float differences summed in double per
+// sample, then weighted and averaged in double; the backward's per-sample factor in
+// double, rounded once to float. Cross-entropy: one thread per sample (k is a class
+// count), logsumexp in double with the row maximum subtracted.
 #include "common.cuh"
 #include "loss.h"
 
@@ -85,4 +87,63 @@ extern "C" int ss_cuda_mse_backward(float *grad_pred, const float *pred, const f
     mse_backward_kernel<<<dim3(ss_cuda_blocks(m), sample_blocks(n)), SS_CUDA_THREADS, 0, ss_cuda_stream()>>>(
         grad_pred, pred, target, weight, n, m, grad_loss, denom);
     return SS_CUDA_LAUNCHED("mse backward kernel");
+}
+
+// One thread per sample: its logsumexp in double, the row maximum subtracted.
+__device__ double ce_logsumexp(const float *z, int64_t k)
+{
+    float mx = z[0];
+    for (int64_t j = 1; j < k; j++) mx = z[j] > mx ? z[j] : mx;
+    double s = 0;
+    for (int64_t j = 0; j < k; j++) s += exp((double)z[j] - mx);
+    return mx + log(s);
+}
+
+// One block sums the per-sample losses in thread order, then the mean.
+__global__ void ce_forward_kernel(double *loss, const float *logits, const float *labels, int64_t n, int64_t k)
+{
+    typedef cub::BlockReduce<double, SS_CUDA_THREADS> sum_reduce;
+    __shared__ typename sum_reduce::TempStorage tmp;
+    double total = 0;
+    for (int64_t s = threadIdx.x; s < n; s += SS_CUDA_THREADS) {
+        const float *z = logits + s * k;
+        total += ce_logsumexp(z, k) - z[(int64_t)labels[s]];
+    }
+    total = sum_reduce(tmp).Sum(total);
+    if (threadIdx.x == 0) *loss = total / n;
+}
+
+__global__ void ce_backward_kernel(float *grad, const float *logits, const float *labels, int64_t n, int64_t k,
+                                   double c)
+{
+    SS_CUDA_FOR(s, n)
+    {
+        const float *z = logits + s * k;
+        float *g = grad + s * k;
+        const double lse = ce_logsumexp(z, k);
+        const int64_t label = (int64_t)labels[s];
+        for (int64_t j = 0; j < k; j++) g[j] = (float)(c * (exp((double)z[j] - lse) - (j == label ? 1.0 : 0.0)));
+    }
+}
+
+extern "C" int ss_cuda_cross_entropy_forward(double *loss, const float *logits, const float *labels, int64_t n,
+                                             int64_t k)
+{
+    if (n <= 0) return SS_FAIL(SS_ERR_ARG, "cross_entropy_forward: no samples");
+    ss_cuda_tmp buf;
+    SS_TRY(buf.alloc(sizeof(double)));
+    ce_forward_kernel<<<1, SS_CUDA_THREADS, 0, ss_cuda_stream()>>>(buf.as<double>(), logits, labels, n, k);
+    SS_TRY(SS_CUDA_LAUNCHED("cross-entropy forward kernel"));
+    SS_TRY(ss_cuda_memcpy(loss, buf.as<double>(), sizeof(double), SS_COPY_D2H));
+    if (!isfinite(*loss)) return SS_FAIL(SS_ERR_NUMERIC, "cross_entropy_forward: the logits are not finite");
+    return SS_OK;
+}
+
+extern "C" int ss_cuda_cross_entropy_backward(float *grad_logits, const float *logits, const float *labels, int64_t n,
+                                              int64_t k, double grad_loss)
+{
+    if (n <= 0) return SS_OK;
+    ce_backward_kernel<<<ss_cuda_blocks(n), SS_CUDA_THREADS, 0, ss_cuda_stream()>>>(grad_logits, logits, labels, n, k,
+                                                                                   grad_loss / (double)n);
+    return SS_CUDA_LAUNCHED("cross-entropy backward kernel");
 }

@@ -76,7 +76,7 @@ end
 -- module that is missing only fails when it is asked for.
 local submodules = { image = true, data = true, progress = true, op = true, linalg = true, osmosis = true,
   process = true, schedule = true, nn = true, optim = true, train = true, sample = true, checkpoint = true,
-  plot = true, dist = true, display = true }
+  metrics = true, plot = true, dist = true, display = true, sweep = true }
 setmetatable(M, {
   __index = function(t, k)
     if submodules[k] then

@@ -72,7 +72,8 @@ local function series_rows(path, columns, series)
   return rows
 end
 
---- Writes a CSV file with a header line, atomically (`path .. ".tmp"`, then renamed).
+--- Writes a CSV file with a header line, atomically (a temporary file, flushed to disk and
+-- renamed over path: a kill leaves the old file or the new one; C: ss_file_write_atomic).
 -- Numbers are written with "%.9g" (nan, inf, -inf when not finite), strings quoted when needed.
 -- @string path the file
 -- @tparam {string,...} columns column names
@@ -108,20 +109,8 @@ function M.write_csv(path, columns, data)
     lines[#lines + 1] = table.concat(cells, ",")
   end
   lines[#lines + 1] = ""
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then raise("plot.write_csv: cannot open " .. err) end
-  local ok, werr = f:write(table.concat(lines, "\n"))
-  local closed, cerr = f:close()
-  if not (ok and closed) then
-    os.remove(tmp)
-    raise(fmt("plot.write_csv: %s: write failed: %s", tmp, tostring(werr or cerr)))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    raise("plot.write_csv: cannot rename to " .. path .. ": " .. tostring(rerr))
-  end
+  local text = table.concat(lines, "\n")
+  if lib.C.ss_file_write_atomic(path, text, #text) < 0 then raise("plot.write_csv: " .. lib.last_error()) end
   return path
 end
 

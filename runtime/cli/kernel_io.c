@@ -358,7 +358,10 @@ int kio_set_parent(kio *io, const cJSON *parent)
     int rc = json && zmq_send(io->iopub_m, "P", 1, ZMQ_SNDMORE) >= 0 && zmq_send(io->iopub_m, json, strlen(json), 0) >= 0
              ? 0 : -1;
     free(json);
-    return rc;
+    /* Wait until the iopub thread holds the new parent: it may see the pipes' next bytes
+     * before the message (libzmq looks at a socket's queue only every ~1 ms), and output
+     * published under the previous parent is dropped by clients as another cell's. */
+    return rc == 0 ? kio_barrier(io) : rc;
 }
 
 int kio_publish(kio *io, const char *msg_type, const cJSON *parent, const cJSON *content)

@@ -5,6 +5,8 @@
  *   scalespace -                    run a script read from stdin
  *   scalespace [-i]                 REPL (libedit on a terminal, plain line reading otherwise)
  *   scalespace --kernel CONN.json   a Jupyter kernel (kernel.c)
+ *   scalespace NAME args...         a subcommand: NAME is not a file and the Lua tree has
+ *                                   scalespace/cli/NAME.lua, which runs as the script (fid)
  *
  * Before anything runs, package.path gets the Lua tree next to the executable (the build tree's
  * lua/ and the installed share/scalespace/lua/), with $SCALESPACE_LUA_PATH in front of it, and
@@ -83,6 +85,8 @@ static void print_usage(FILE *f)
             "  -h, --help     print this help and exit\n"
             "  --             stop handling options\n"
             "  -              run a script read from stdin\n"
+            "Subcommands (scripts in the Lua tree, lua/scalespace/cli/NAME.lua):\n"
+            "  fid A B        FID, KID or FD between image sets (scalespace fid --help)\n"
             "With no script and no -e the REPL starts; when stdin is not a terminal it reads\n"
             "lines from stdin without prompts and prints the value of each expression.\n"
             "Environment: SCALESPACE_LUA_PATH is put in front of package.path.\n",
@@ -265,12 +269,33 @@ static int run_args(lua_State *L, char **argv, int script)
     return 0;
 }
 
+/* When name is not a file but a word (letters, digits, '_') and package.path finds
+ * scalespace.cli.<name>, pushes that file's path and returns it; else pushes nothing and
+ * returns NULL. A subcommand is added by adding its file: nothing here lists them. */
+static const char *subcommand_path(lua_State *L, const char *name)
+{
+    if (access(name, F_OK) == 0 || name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+        return NULL;
+    if (luaL_loadstring(L, "return package.searchpath('scalespace.cli.' .. ..., package.path)") != 0) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    lua_pushstring(L, name);
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_isstring(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    return lua_tostring(L, -1);
+}
+
 static int run_script(lua_State *L, int argc, char **argv, int script)
 {
     int status, i, n;
     const char *fname = argv[script];
     if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0)
         fname = NULL; /* stdin */
+    else if (subcommand_path(L, fname) != NULL)
+        fname = lua_tostring(L, -1); /* stays on the stack below the chunk, so the string lives */
     status = luaL_loadfile(L, fname);
     if (status == 0) {
         n = argc - script - 1;

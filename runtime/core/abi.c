@@ -20,6 +20,8 @@ static const struct {
     FIELD(ss_memory_stats, in_use), FIELD(ss_memory_stats, cached), FIELD(ss_memory_stats, peak),
     FIELD(ss_memory_stats, cache_limit), FIELD(ss_memory_stats, system_allocs), FIELD(ss_memory_stats, reused),
     FIELD(ss_memory_stats, tensor_live), FIELD(ss_memory_stats, tensor_made),
+    FIELD(ss_frechet_info, mean_term), FIELD(ss_frechet_info, trace1), FIELD(ss_frechet_info, trace2),
+    FIELD(ss_frechet_info, trace_sqrt), FIELD(ss_frechet_info, clamped), FIELD(ss_frechet_info, most_negative),
 };
 
 int ss_abi_field(int i, const char **struct_name, const char **field, int64_t *offset, int64_t *struct_size)

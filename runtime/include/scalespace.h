@@ -331,6 +331,12 @@ ss_tensor *ss_mnist_json_load(const char *path);
  * by '\n' into buf (NUL-terminated). Returns the number of names, or a negative
  * status; SS_ERR_ARG when buf is too small (need is then set). */
 int ss_dir_list(char *buf, size_t buflen, size_t *need, const char *dir, const char *suffix);
+/* Writes nbytes of data to path atomically: to "<path>.tmp.<pid>", flushed to disk
+ * (fsync), renamed over path, the directory synced; a crash or SIGKILL at any moment
+ * leaves path holding the previous file or the whole new one (as ss_safetensors_write).
+ * A failed write removes its temporary file and leaves path untouched; a path that
+ * exists but is not a regular file is SS_ERR_IO. */
+int ss_file_write_atomic(const char *path, const void *data, int64_t nbytes);
 
 /* ---------------------------------------------------------------- linear operators
  * Images are the last two dimensions of float32 tensors (cpu or cuda) (...,H,W) with 2
@@ -667,6 +673,15 @@ int ss_mse_forward(double *loss, const ss_tensor *pred, const ss_tensor *target,
                    int sum_pixels);
 int ss_mse_backward(ss_tensor *grad_pred, const ss_tensor *pred, const ss_tensor *target, const ss_tensor *weight,
                     int sum_pixels, double grad_loss);
+/* Softmax cross-entropy of a classifier: loss = (1/N) Σ_n (logsumexp(logits_n) −
+ * logits_n[label_n]), in double with the row maximum subtracted (torch's
+ * F.cross_entropy, mean reduction). logits: (N,K); labels: (N) class indices 0..K−1
+ * held as floats (a data set's labels); a label that is not a whole number in 0..K−1
+ * is SS_ERR_ARG naming its 1-based row. The backward writes grad_logits (N,K) =
+ * grad_loss·(softmax(logits_n) − onehot(label_n))/N. */
+int ss_cross_entropy_forward(double *loss, const ss_tensor *logits, const ss_tensor *labels);
+int ss_cross_entropy_backward(ss_tensor *grad_logits, const ss_tensor *logits, const ss_tensor *labels,
+                              double grad_loss);
 
 /* ------------------------------------------------ nn: attention and dropout */
 
@@ -980,6 +995,65 @@ int ss_dist_hash(uint64_t *hash, const ss_tensor *const *ts, int n);
  * 0..size-1 (differ holds ss_dist_size() ints), and *n_differ their number; every
  * rank gets the same answer. */
 int ss_dist_compare(int *differ, int *n_differ, const ss_tensor *const *ts, int n);
+
+/* ------------------------------------------------ metrics: feature statistics, FD, KID */
+
+/* Running mean and covariance of feature vectors (FID's statistics), in double: each
+ * batch's mean and centred scatter (dsyrk) are merged into the running ones (Chan,
+ * Golub and LeVeque's pairwise update), so no batch's features are kept and the
+ * result does not depend on how the vectors were split into batches beyond rounding.
+ * One object is used by one thread at a time. */
+typedef struct ss_feature_stats ss_feature_stats;
+/* NULL with the error set for dim < 1 or no memory. */
+ss_feature_stats *ss_feature_stats_new(int64_t dim);
+void ss_feature_stats_free(ss_feature_stats *s);
+/* Adds the rows of features (B,D), (B,D,1,1) or (D) (one vector), any device, D the
+ * object's dimension; a NaN or infinity is SS_ERR_NUMERIC naming its 1-based row and
+ * column, and nothing is added. */
+int ss_feature_stats_add(ss_feature_stats *s, const ss_tensor *features);
+/* Adds everything `other` (same dimension) has seen, as if its vectors were added. */
+int ss_feature_stats_merge(ss_feature_stats *s, const ss_feature_stats *other);
+int64_t ss_feature_stats_count(const ss_feature_stats *s);
+int64_t ss_feature_stats_dim(const ss_feature_stats *s);
+/* mean: D doubles (SS_ERR_ARG before the first vector). */
+int ss_feature_stats_mean(double *mean, const ss_feature_stats *s);
+/* cov: D·D doubles, row-major and symmetric, divisor N − 1 (numpy's cov); SS_ERR_ARG
+ * with fewer than two vectors. */
+int ss_feature_stats_cov(double *cov, const ss_feature_stats *s);
+/* Replaces the contents by n >= 2 vectors with this mean (D) and covariance (D·D,
+ * divisor n − 1; its upper triangle is read), as read back from a statistics file. */
+int ss_feature_stats_set(ss_feature_stats *s, int64_t n, const double *mean, const double *cov);
+
+/* What ss_frechet_distance computed besides the distance. */
+typedef struct ss_frechet_info {
+    double mean_term;     /* ‖μ₁ − μ₂‖² */
+    double trace1;        /* tr Σ₁ */
+    double trace2;        /* tr Σ₂ */
+    double trace_sqrt;    /* tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2} */
+    int64_t clamped;      /* negative eigenvalues set to 0 (of Σ₁ and of the product) */
+    double most_negative; /* the most negative of them over its matrix's largest eigenvalue (0 if none) */
+} ss_frechet_info;
+/* The Fréchet distance between the Gaussians N(μ₁, Σ₁) and N(μ₂, Σ₂):
+ * *fd = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}, all in double.
+ * Σ₁ = V diag(λ) Vᵀ by LAPACK's dsyevd; the product's eigenvalues are those of
+ * diag(√λ) Vᵀ Σ₂ V diag(√λ) (a similarity), found by dsyevd without vectors, and the
+ * trace term is Σ √max(eigenvalue, 0). Negative eigenvalues (rounding, or a singular Σ
+ * from fewer vectors than dimensions) are clamped to 0 and counted in info (may be
+ * NULL). mu1, mu2: d doubles; sigma1, sigma2: d·d doubles, row-major, symmetric (both
+ * triangles are read). A NaN or infinity is SS_ERR_NUMERIC; a failed eigensolver
+ * SS_ERR_NUMERIC with LAPACK's code. */
+int ss_frechet_distance(double *fd, ss_frechet_info *info, const double *mu1, const double *sigma1, const double *mu2,
+                        const double *sigma2, int64_t d);
+/* Kernel Inception Distance per subset (Bińkowski et al.; clean-fid's kernel_distance):
+ * for s in 0..n_subsets−1, with X the rows idx_x[s·m .. s·m+m) of x (N1,D) and Y the
+ * rows idx_y[s·m .. s·m+m) of y (N2,D) (0-based row indices), and the kernel
+ * k(a, b) = (aᵀb/D + 1)³,
+ *   values[s] = (Σ_{i≠j} k(X_i, X_j) + Σ_{i≠j} k(Y_i, Y_j))/(m(m − 1)) − 2 Σ_{i,j} k(X_i, Y_j)/m²,
+ * the unbiased estimate of the squared MMD. Gram matrices in double (dsyrk, dgemm).
+ * x, y any device (read to the host); m >= 2; an index outside its tensor is SS_ERR_ARG
+ * naming the subset and position (1-based). */
+int ss_kid_subsets(double *values, const ss_tensor *x, const ss_tensor *y, const int64_t *idx_x,
+                   const int64_t *idx_y, int64_t n_subsets, int64_t m);
 
 #ifdef __cplusplus
 }

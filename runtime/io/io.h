@@ -9,6 +9,13 @@
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "runtime/io reads little-endian data in place; add byte swapping for this host"
+/* Atomic writes ("<path>.tmp.<pid>", fsync, rename; ss_file_write_atomic,
+ * ss_safetensors_write): removes such temporary files whose process is gone (kill(pid, 0)
+ * fails with ESRCH), what a writer killed mid-write left; best effort. */
+void ss_io_remove_stale_temps(const char *path);
+/* After a rename, the directory entry itself reaches the disk (best effort). */
+void ss_io_sync_parent_dir(const char *path);
+
 #endif
 
 /* The most bytes one deflate stream can inflate to per compressed byte (a run of
@@ -35,5 +42,12 @@ uint32_t ss_crc32c_portable(uint32_t crc, const void *data, size_t n);
 /* Reads n bytes at offset off; returns the count read (short only at the end of the
  * file) or -1 with errno set. */
 int64_t ss_io_pread_full(int fd, void *buf, size_t n, uint64_t off);
+
+/* Atomic writes ("<path>.tmp.<pid>", fsync, rename; ss_file_write_atomic,
+ * ss_safetensors_write): removes such temporary files whose process is gone (kill(pid, 0)
+ * fails with ESRCH), what a writer killed mid-write left; best effort. */
+void ss_io_remove_stale_temps(const char *path);
+/* After a rename, the directory entry itself reaches the disk (best effort). */
+void ss_io_sync_parent_dir(const char *path);
 
 #endif

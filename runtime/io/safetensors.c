@@ -30,7 +30,6 @@
 #include "io/io.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -996,49 +995,6 @@ static int write_tensor(st_out *o, const ss_tensor *t, uint64_t off, uint32_t *c
     return rc;
 }
 
-/* Removes "<path>.tmp.<pid>" files whose process is gone (kill(pid, 0) fails with
- * ESRCH): what a writer killed mid-write left. A live process's file, or one of
- * another user's process (EPERM), is kept. Best effort: errors are ignored. */
-static void remove_stale_temps(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    DIR *d = dir ? opendir(dir) : NULL;
-    size_t blen = strlen(base);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        const char *name = e->d_name;
-        if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0) continue;
-        const char *digits = name + blen + 5;
-        char *end;
-        errno = 0;
-        long pid = strtol(digits, &end, 10);
-        if (errno || *end || end == digits || *digits < '1' || *digits > '9' || pid <= 0 || pid > INT_MAX ||
-            pid == (long)getpid())
-            continue;
-        struct stat sb;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH && fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(sb.st_mode))
-            (void)unlinkat(dirfd(d), name, 0);
-    }
-    if (d) closedir(d);
-    free(dir);
-}
-
-/* After the rename, the directory entry itself reaches the disk (best effort). */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int ss_safetensors_write(const char *path, const char *const *names, const ss_tensor *const *tensors, int n,
                          const char *const *meta_keys, const char *const *meta_values, int n_meta)
 {
@@ -1061,7 +1017,7 @@ int ss_safetensors_write(const char *path, const char *const *names, const ss_te
                                         meta_values, n_meta)
                          : SS_FAIL(SS_ERR_NOMEM, "%s: %s: out of memory", op, path);
     if (rc == SS_OK) {
-        remove_stale_temps(path);
+        ss_io_remove_stale_temps(path);
         snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
         o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (o.fd < 0)
@@ -1098,7 +1054,7 @@ int ss_safetensors_write(const char *path, const char *const *names, const ss_te
         if (rc == SS_OK && rename(tmp, path) != 0)
             rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot rename %s over it: %s", op, path, tmp, strerror(errno));
         if (rc != SS_OK) unlink(tmp);
-        else sync_parent_dir(path);
+        else ss_io_sync_parent_dir(path);
     }
     free(tmp);
     free(crcs);

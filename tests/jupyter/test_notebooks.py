@@ -25,6 +25,7 @@ EXPECTED = {
     "01_operators.ipynb": {"png": 3, "tables": 1, "bars": 0},
     "02_scale_spaces.ipynb": {"png": 5, "tables": 2, "bars": 1},
     "03_train_and_sample.ipynb": {"png": 7, "tables": 1, "bars": 1},
+    "04_fid_sweep.ipynb": {"png": 2, "tables": 1, "bars": 1},
 }
 
 
@@ -92,6 +93,12 @@ class NotebookTests(unittest.TestCase):
         nb = self.check("03_train_and_sample.ipynb")
         text = "".join(o.get("text", "") for o in outputs(nb) if o.output_type == "stream")
         self.assertIn("samples after 40 steps", text)
+
+    def test_04_fid_sweep(self):
+        nb = self.check("04_fid_sweep.ipynb")
+        text = "".join(o.get("text", "") for o in outputs(nb) if o.output_type == "stream")
+        self.assertIn("measured 12 points, skipped 0", text)
+        self.assertIn("second run: measured 0 points, skipped 12", text)
 
 
 if __name__ == "__main__":

@@ -212,6 +212,16 @@ class ProtocolTests(unittest.TestCase):
         self.assertEqual(reply["content"]["status"], "ok")
         self.assertIn("done", stream_text(self.k.outputs(msg_id)))
 
+    def test_output_belongs_to_its_own_cell_when_cells_come_back_to_back(self):
+        # Clients drop output whose parent is another cell; the kernel once published the first
+        # bytes of a cell under the previous cell's header (a race between pipe and parent).
+        sent = [(self.k.kc.execute("print('out %d')" % i if i % 2 else "x = %d" % i), i) for i in range(40)]
+        for _ in sent:
+            self.k.kc.get_shell_msg(timeout=30)
+        for msg_id, i in sent:
+            text = stream_text(self.k.outputs(msg_id))
+            self.assertEqual(text, "out %d\n" % i if i % 2 else "", "cell %d" % (i + 1))
+
     def test_locals_survive_between_cells_and_errors_keep_the_state(self):
         self.k.execute("local kept = 41")
         reply, out = self.k.execute("error('on purpose')")

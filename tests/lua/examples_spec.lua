@@ -3,15 +3,16 @@ local ss = require "scalespace"
 local build = os.getenv("SS_BUILD_DIR") or "build"
 
 local exists = dofile("tests/lua/helpers.lua").exists
+local H_read = dofile("tests/lua/helpers.lua").read
 
 describe("examples", function()
   local out = os.tmpname()
   os.remove(out)
 
-  local function run(script, args, dir)
+  local function run(script, args, dir, env)
     local log = out .. ".log"
-    local status = os.execute(build .. "/scalespace examples/" .. script .. " " .. (dir or out) .. " " .. (args or "") .. " >"
-      .. log .. " 2>&1")
+    local status = os.execute((env or "") .. build .. "/scalespace examples/" .. script .. " " .. (dir or out) .. " "
+      .. (args or "") .. " >" .. log .. " 2>&1")
     local f = io.open(log)
     local text = f and f:read("*a") or ""
     if f then f:close() end
@@ -33,8 +34,20 @@ describe("examples", function()
     assert.is_true(exists(out .. "/new_operator.png"))
   end)
 
+  -- A classifier trained on 2000 images for three epochs stands in for the full one (which
+  -- examples/fashion_classifier.lua trains in about a minute) as Fig. 4b's feature network.
+  local classifier = out .. "/classifier/fashion_classifier.safetensors"
+  local with_classifier = "SS_FASHION_CLASSIFIER=" .. classifier .. " SS_CACHE_DIR=" .. out .. "/cache "
+
+  it("fashion_classifier.lua trains the metric's classifier and reports its test accuracy", function()
+    local text = run("fashion_classifier.lua", "--epochs 3 --limit 2000", out .. "/classifier")
+    local acc = tonumber(text:match("test accuracy (%S+) %%"))
+    assert.is_true(acc ~= nil and acc > 60, text)
+    assert.is_true(exists(classifier))
+  end)
+
   it("scale_spaces.lua (`make run`) draws the trajectories and the variance curves Peter reports", function()
-    local text = run("scale_spaces.lua", "--limit 300 --photos 2 --times 8")
+    local text = run("scale_spaces.lua", "--limit 300 --photos 2 --times 8 --fd-network fashion", nil, with_classifier)
     for _, tag in ipairs { "fashion", "photos" } do
       for _, f in ipairs { "_trajectories.png", "_variance.csv", "_variance.png" } do
         assert.is_true(exists(out .. "/" .. tag .. f), tag .. f)
@@ -48,6 +61,29 @@ describe("examples", function()
       assert.is_true(math.abs(last[5] - 0.01) < 2e-3 and math.abs(last[6] - 0.01) < 2e-3, "blurring/osmosis")
     end
     assert.truthy(text:find("fashion: Fig. 4a over 300 images"))
+    -- Fig. 4b: the distance to osmosis of each process; blurring diffusion tracks osmosis
+    local columns, rows = ss.plot.read_csv(out .. "/fashion_fd_osmosis.csv")
+    assert.are.same({ "time", "ddpm", "ihdm", "heat", "blurring" }, columns)
+    assert.are.equal(4, #rows) -- every other one of 8 times
+    local last = rows[#rows]
+    for j = 2, 5 do assert.is_true(last[j] >= 0, columns[j]) end
+    assert.is_true(last[5] < last[2] and last[5] < last[3] and last[5] < last[4], "blurring is closest to osmosis")
+    assert.truthy(text:find("Fig. 4b: FD (Fashion-MNIST classifier) to osmosis", 1, true), text)
+    if ss.plot.available() then assert.is_true(exists(out .. "/fashion_fd_osmosis.png")) end
+  end)
+
+  it("fid_sweep.lua --quick trains, sweeps checkpoints x samplers x steps, and resumes without measuring again", function()
+    local dir = out .. "/fid_sweep"
+    local text = run("fid_sweep.lua", "--quick", dir, with_classifier)
+    local columns, rows = ss.plot.read_csv(dir .. "/sweep.csv")
+    assert.are.same({ "checkpoint", "curve", "sampler", "steps", "fd", "n" }, columns)
+    assert.are.equal(8, #rows) -- 2 checkpoints x 2 samplers x 2 step counts
+    for _, r in ipairs(rows) do assert.is_true(r[5] > 0, text) end
+    assert.truthy(text:find("checkpoint     40  ddim       20 steps  FD (Fashion-MNIST classifier)", 1, true), text)
+    local before = H_read(dir .. "/sweep.csv")
+    text = run("fid_sweep.lua", "--quick", dir, with_classifier)
+    assert.are.equal(before, H_read(dir .. "/sweep.csv"))
+    assert.is_nil(text:find("fid sweep", 1, true), "a second run measures nothing")
   end)
 
   it("psd.lua writes the spectra: heat loses the high frequencies, DDPM flattens them", function()

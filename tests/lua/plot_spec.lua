@@ -100,7 +100,8 @@ describe("plot.write_csv / read_csv", function()
       plot.write_csv, path, "a,b", {})
     raises("plot.write_csv: argument 1: expected a file path, got nil", plot.write_csv, nil, { "a" }, {})
     assert.same({}, listing(d))
-    raises("cannot open " .. tmp .. "/missing/x.csv.tmp", plot.write_csv, tmp .. "/missing/x.csv", { "a" }, { { 1 } })
+    raises("cannot create temporary file " .. tmp .. "/missing/x.csv.tmp", plot.write_csv, tmp .. "/missing/x.csv",
+      { "a" }, { { 1 } })
   end)
 
   it("blames the caller's line", function()

@@ -17,7 +17,8 @@
 local base = require "scalespace.nn.module"
 local loss = require "scalespace.nn.loss"
 
-local M = { Module = base.Module, class = base.class, new = base.new, mse = loss.mse, mse_backward = loss.mse_backward }
+local M = { Module = base.Module, class = base.class, new = base.new, mse = loss.mse, mse_backward = loss.mse_backward,
+  cross_entropy = loss.cross_entropy, cross_entropy_backward = loss.cross_entropy_backward }
 
 setmetatable(M, {
   __index = function(t, k)
