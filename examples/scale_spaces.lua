@@ -113,7 +113,6 @@ local function variance_curves(images, size, grid, g, bar_label, fd)
       else
         for k = 1, K do observe(name, k, first, P[name]:marginal(x, index(name, grid, k), g)) end
       end
-      collectgarbage()
       bar:step(1, { process = name })
     end
   end

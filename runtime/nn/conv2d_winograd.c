@@ -39,6 +39,15 @@ typedef float vfu __attribute__((vector_size(32), aligned(4))); /* for unaligned
 static inline vf load(const float *p) { return *(const vfu *)p; }
 static inline void store(float *p, vf v) { *(vfu *)p = v; }
 static inline vf splat(float x) { return (vf){x, x, x, x, x, x, x, x}; }
+/* Two-vector shuffles with constant indices (0-7: a, 8-15: b): GCC's __builtin_shuffle,
+ * clang's __builtin_shufflevector (the fuzz build is clang's). */
+#if defined(__clang__)
+#define SHUFFLE2(a, b, i0, i1, i2, i3, i4, i5, i6, i7) __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#else
+#define SHUFFLE2(a, b, i0, i1, i2, i3, i4, i5, i6, i7)                                                            \
+    __builtin_shuffle(a, b, (vi8){i0, i1, i2, i3, i4, i5, i6, i7})
+typedef int vi8 __attribute__((vector_size(32)));
+#endif
 /* v, made to live in a register: without it GCC folds the loads into every product that
  * uses them, and a kernel that is meant to be bound by its multiply-adds is bound by loads. */
 static inline vf in_register(vf v)
@@ -145,9 +154,8 @@ static float *half_row(const wino *z, float *rowbuf, int i, int odd) { return ro
 /* even, odd (split floats each) = the even and odd entries of a, b (16 consecutive floats each 8). */
 static inline void deinterleave(vf a, vf b, vf *even, vf *odd)
 {
-    typedef int vi __attribute__((vector_size(32)));
-    *even = __builtin_shuffle(a, b, (vi){0, 2, 4, 6, 8, 10, 12, 14});
-    *odd = __builtin_shuffle(a, b, (vi){1, 3, 5, 7, 9, 11, 13, 15});
+    *even = SHUFFLE2(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+    *odd = SHUFFLE2(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
 }
 
 /* Which input row each padded row buffer holds (adjacent tile rows share two input rows,
@@ -227,7 +235,6 @@ static void transform_input(const wino *z, float *v, float *rowbuf, const float 
  * channel of dst (n images (cout,ho,wo)) from M[ξ][co][t], plus bias[co] (may be NULL). */
 static void transform_output(const wino *z, float *dst, const float *m, const float *bias, int64_t r0, int64_t r1)
 {
-    typedef int vi __attribute__((vector_size(32)));
     const int64_t step = z->cout4 * z->ld;
     for (int64_t co = 0; co < z->cout; co++) {
         const vf b = splat(bias ? bias[co] : 0.0f);
@@ -247,8 +254,8 @@ static void transform_output(const wino *z, float *dst, const float *m, const fl
                 for (int i = 0; i < 2 && 2 * ty + i < z->ho; i++) {
                     /* (Aᵀ M) A: columns 2tx (y0) and 2tx + 1 (y1), interleaved into the row */
                     const vf y0 = s[i][0] + s[i][1] + s[i][2] + b, y1 = s[i][1] - s[i][2] - s[i][3] + b;
-                    const vf lo = __builtin_shuffle(y0, y1, (vi){0, 8, 1, 9, 2, 10, 3, 11});
-                    const vf hi = __builtin_shuffle(y0, y1, (vi){4, 12, 5, 13, 6, 14, 7, 15});
+                    const vf lo = SHUFFLE2(y0, y1, 0, 8, 1, 9, 2, 10, 3, 11);
+                    const vf hi = SHUFFLE2(y0, y1, 4, 12, 5, 13, 6, 14, 7, 15);
                     float *row = plane + (2 * ty + i) * z->wo + x0;
                     if (nx == 16) {
                         store(row, lo);
