@@ -52,7 +52,7 @@ emit(case .. "_out", bench.times(function() return R:adjoint(y, { out = x }) end
   passive_rows[case])
 
 -- heat at t = 2 on 16x3x128x128
-local H = ss.op.heat { h = 128, w = 128, t = 2 }
+local H = ss.op.heat { size = 128, t = 2 }
 local img = g:normal { 16, 3, 128, 128 }
 case = "heat_16x3x128x128"
 emit(case, bench.times(function() return H(img) end, 21, 3), peer_rows[case], 2, nil, passive_rows[case])
@@ -63,7 +63,7 @@ emit(case .. "_out", bench.times(function() return H:apply(img, { out = blurred 
 -- one implicit osmosis step, 128x128, tau = 10, ||r|| <= eps*n with eps = 1e-6 (1e-9 is
 -- below what float32 A·x can resolve: the solver reports stagnation, as it should)
 local f = ss.data.photo("camera", { size = 128, channels = 1 }):reshape { 128, 128 }
-local v = ss.osmosis.noise_guidance(f, g)
+local v = ss.osmosis.noise_guidance(f, { rng = g })
 local function dump(t)
   local path = os.tmpname()
   local fh = assert(io.open(path, "wb"))

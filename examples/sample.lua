@@ -2,12 +2,15 @@
 -- rebuilt from the checkpoint alone (its saved config: the process's registered name and
 -- options — a script's own process is loaded from the file that registered it — and the
 -- network's class and config), the EMA weights loaded; writes
--- <rundir>/sample_samples.png and <rundir>/sample_trajectory.png.
+-- <rundir>/sample_samples.png and <rundir>/sample_trajectory.png. With --fd N, N more
+-- samples are measured against the Fashion-MNIST test split: "FD (Fashion-MNIST
+-- classifier)" (examples/fashion_classifier.lua trains the classifier once).
 -- usage: scalespace examples/sample.lua <rundir> [--n 16] [--seed N] [--steps N]
---        [--method ancestral|ddim] [--isotropic] [--snapshots N] [--data fashion|mnist]
+--        [--method ancestral|ddim] [--isotropic] [--snapshots N] [--data fashion|mnist] [--fd N]
 local ss = require "scalespace"
 local o = ss.train.options(arg, { out = "out/ihdm", n = 16, seed = 1, steps = 0, method = "", isotropic = false,
-  snapshots = 10, data = "fashion" })
+  snapshots = 10, data = "fashion", fd = 0 })
+if o.fd > 0 and o.data ~= "fashion" then error("--fd measures against Fashion-MNIST's test split; this run's data is " .. o.data, 0) end
 
 local path = o.out .. "/checkpoint.safetensors"
 local cfg = ss.checkpoint.config(path)
@@ -29,3 +32,22 @@ local t0 = ss.progress.clock()
 local a, b = ss.sample.pictures(P, net, o.out, opts)
 print(string.format("%s, step %s: %d samples in %.1f s; wrote %s, %s", P.name, ss.checkpoint.meta(path).step, o.n,
   ss.progress.clock() - t0, a, b))
+
+if o.fd > 0 then
+  local features = ss.metrics.network("fashion")
+  local ref = ss.metrics.statistics("fashion-mnist:test", { network = features })
+  local run = { seed = o.seed + 1 }
+  for k, v in pairs(opts) do
+    if k ~= "range" and k ~= "name" and k ~= "snapshots" and k ~= "seed" then run[k] = v end
+  end
+  local stats = ss.metrics.new_stats(features.dim)
+  t0 = ss.progress.clock()
+  for first = 1, o.fd, 250 do -- in batches, so memory stays bounded for any N
+    run.n, run.seed = math.min(250, o.fd - first + 1), run.seed + 1
+    local x = ss.sample.run(P, net, run)
+    stats:add(features:features(ss.metrics.prepare(x, features.input, range)))
+  end
+  local fd = ss.metrics.frechet_distance(stats, ref)
+  print(string.format("%s of %d samples against the %d test images: %.4g (%.0f s)", features.metric, o.fd, ref.n, fd,
+    ss.progress.clock() - t0))
+end
