@@ -269,7 +269,7 @@ int ss_tensor_fill(ss_tensor *t, float value)
     int64_t n = ss_tensor_numel(t);
     if (t->device == SS_CUDA) return SS_CUDA_CALL("ss_tensor_fill", ss_cuda_fill_forward(t->data, n, value));
     float *p = t->data;
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (parallel: n > 65536) schedule(static)
     for (int64_t i = 0; i < n; i++) p[i] = value;
     return SS_OK;
 }

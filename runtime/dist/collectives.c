@@ -69,7 +69,7 @@ static int unpack(ss_tensor *const *ts, int n, const float *bucket)
 /* buf[0..n) /= d: a sum over d ranks becomes their mean. */
 static void divide(float *buf, int64_t n, float d)
 {
-#pragma omp parallel for simd if (n > 65536) schedule(static)
+#pragma omp parallel for simd if (parallel: n > 65536) schedule(static)
     for (int64_t i = 0; i < n; i++) buf[i] /= d;
 }
 
@@ -79,7 +79,7 @@ static void unpack_divided(ss_tensor *const *ts, int n, const float *bucket, flo
     for (int i = 0; i < n; i++) {
         float *dst = ts[i]->data;
         const int64_t m = ss_tensor_numel(ts[i]);
-#pragma omp parallel for simd if (m > 65536) schedule(static)
+#pragma omp parallel for simd if (parallel: m > 65536) schedule(static)
         for (int64_t k = 0; k < m; k++) dst[k] = bucket[k] / d;
         bucket += m;
     }

@@ -34,7 +34,7 @@ int ss_silu_forward(ss_tensor *out, const ss_tensor *in)
     if (dev == SS_CUDA) return SS_CUDA_CALL("silu_forward", ss_cuda_silu_forward(out->data, in->data, n));
     const float *x = in->data;
     float *y = out->data;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoid(x[i]);
     return SS_OK;
 }
@@ -49,7 +49,7 @@ int ss_silu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_ten
         return SS_CUDA_CALL("silu_backward", ss_cuda_silu_backward(grad_in->data, grad_out->data, in->data, n));
     const float *x = in->data, *dy = grad_out->data;
     float *dx = grad_in->data;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; i++) {
         const float s = sigmoid(x[i]);
         dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
@@ -66,7 +66,7 @@ int ss_relu_forward(ss_tensor *out, const ss_tensor *in)
     if (dev == SS_CUDA) return SS_CUDA_CALL("relu_forward", ss_cuda_relu_forward(out->data, in->data, n));
     const float *x = in->data;
     float *y = out->data;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f || x[i] != x[i] ? x[i] : 0.0f;
     return SS_OK;
 }
@@ -81,7 +81,7 @@ int ss_relu_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_ten
         return SS_CUDA_CALL("relu_backward", ss_cuda_relu_backward(grad_in->data, grad_out->data, in->data, n));
     const float *x = in->data, *dy = grad_out->data;
     float *dx = grad_in->data;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
     return SS_OK;
 }

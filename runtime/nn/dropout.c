@@ -49,7 +49,7 @@ int ss_dropout_forward(ss_tensor *out, ss_tensor *mask, const ss_tensor *in, flo
     /* 1/(1 − p) in double, rounded once: kept values are exactly in·scale */
     const float scale = (float)(1.0 / (1.0 - (double)p));
     if (dev == SS_CUDA) return SS_CUDA_CALL(op, ss_cuda_dropout_forward(y, m, x, n, scale));
-#pragma omp parallel for simd schedule(static) if (n > DROPOUT_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > DROPOUT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         m[i] *= scale;
         y[i] = x[i] * m[i];
@@ -66,7 +66,7 @@ int ss_dropout_backward(ss_tensor *grad_in, const ss_tensor *grad_out, const ss_
     const float *dy = grad_out->data, *m = mask->data;
     float *dx = grad_in->data;
     if (dev == SS_CUDA) return SS_CUDA_CALL(op, ss_cuda_dropout_backward(dx, dy, m, n));
-#pragma omp parallel for simd schedule(static) if (n > DROPOUT_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel: n > DROPOUT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * m[i];
     return SS_OK;
 }

@@ -35,7 +35,7 @@ int ss_adam_step(ss_tensor *param, ss_tensor *m, ss_tensor *v, const ss_tensor *
                                                            (float)eps, step_size, sqrt_bc2, shrink, decoupled));
     float *p = param->data, *mm = m->data, *vv = v->data;
     const float *g = grad->data;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         if (decoupled) p[i] *= shrink;
@@ -110,7 +110,7 @@ int ss_clip_grad_norm(double *norm, ss_tensor *const *grads, int count, double m
         float *g = grads[k]->data;
         const int64_t n = ss_tensor_numel(grads[k]);
         const float c = (float)coef;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
         for (int64_t i = 0; i < n; i++) g[i] *= c;
     }
     return SS_OK;
@@ -127,7 +127,7 @@ int ss_ema_update(ss_tensor *ema, const ss_tensor *param, double decay)
     if (dev == SS_CUDA) return SS_CUDA_CALL("ema_update", ss_cuda_ema_update(ema->data, param->data, n, d, c));
     float *e = ema->data;
     const float *p = param->data;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
     for (int64_t i = 0; i < n; i++) e[i] = e[i] * d + p[i] * c;
     return SS_OK;
 }
