@@ -4,9 +4,11 @@
 -- instrument and its weights may be absent). Conv 3×3 s2 (1 → 8) · SiLU · conv 3×3 s2
 -- (8 → 16) · SiLU · linear (784 → 64) · SiLU · linear (64 → 10); Adam, cosine learning
 -- rate from 3e-3, batch 64, 10 epochs of the 60 000 training images; the test accuracy
--- is measured on the 10 000 test images. The weights go to the cache
--- (.cache/fashion_classifier.safetensors, where ss.metrics looks for them), or to
--- DIR/fashion_classifier.safetensors when a directory is given.
+-- is measured on the 10 000 test images. scalespace ships the weights this makes with its
+-- defaults (lua/scalespace/metrics/fashion_classifier.safetensors), so FDs compare across
+-- machines; a retrained classifier goes to the cache (.cache/fashion_classifier.safetensors)
+-- or to DIR/fashion_classifier.safetensors, and ss.metrics uses it when
+-- SS_FASHION_CLASSIFIER names it.
 -- usage: scalespace examples/fashion_classifier.lua [DIR] [--epochs N] [--limit N] [--seed N]
 local ss = require "scalespace"
 local fashion = require "scalespace.metrics.fashion"
@@ -26,9 +28,9 @@ if out then
   ss.mkdir(out)
   opts.out = out .. "/fashion_classifier.safetensors"
 else
-  opts.out = fashion.default_path()
+  opts.out = fashion.cache_path()
 end
 local _, info = fashion.train(opts)
 print(string.format("fashion classifier: %d steps in %.1f s, loss %.4f (last 100 steps), test accuracy %.2f %%",
   info.steps, info.seconds, info.loss, 100 * info.accuracy))
-print("wrote " .. opts.out)
+print("wrote " .. opts.out .. " (measure with it: SS_FASHION_CLASSIFIER=" .. opts.out .. ")")

@@ -170,6 +170,18 @@ describe("metrics", function()
   end)
 
   describe("the Fashion-MNIST classifier", function()
+    it("ships as the default network, and its recorded test accuracy is what it scores", function()
+      local fashion = require "scalespace.metrics.fashion"
+      if os.getenv("SS_FASHION_CLASSIFIER") then return end -- a user's own classifier is the default then
+      assert.equal(fashion.shipped_path(), fashion.default_path())
+      local net, meta = fashion.load()
+      local full = ss.data.fashion_mnist { split = "test" }
+      local acc = fashion.accuracy(net, full.images, full.labels)
+      print(string.format("  shipped classifier: test accuracy %.2f %% (recorded %.2f %%)", 100 * acc,
+        100 * tonumber(meta.test_accuracy)))
+      assert.is_true(math.abs(acc - tonumber(meta.test_accuracy)) < 1e-3 and acc >= 0.9, acc)
+    end)
+
     it("trains, saves and serves as a feature network named FD (Fashion-MNIST classifier)", function()
       local fashion = require "scalespace.metrics.fashion"
       local path = dir .. "/classifier.safetensors"
