@@ -84,6 +84,13 @@ int ss_file_write_atomic(const char *path, const void *data, int64_t nbytes)
         if (w <= 0) rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
         else done += w;
     }
+    rc = ss_io_commit_temp(op, path, tmp, fd, rc);
+    free(tmp);
+    return rc;
+}
+
+int ss_io_commit_temp(const char *op, const char *path, const char *tmp, int fd, int rc)
+{
     /* fsync before rename: after a crash the name shows the old file or the whole new one. */
     if (rc == SS_OK && fsync(fd) != 0)
         rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot flush %s to disk: %s", op, path, tmp, strerror(errno));
@@ -93,6 +100,5 @@ int ss_file_write_atomic(const char *path, const void *data, int64_t nbytes)
         rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot rename %s over it: %s", op, path, tmp, strerror(errno));
     if (rc != SS_OK) unlink(tmp);
     else ss_io_sync_parent_dir(path);
-    free(tmp);
     return rc;
 }

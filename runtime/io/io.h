@@ -15,6 +15,10 @@
 void ss_io_remove_stale_temps(const char *path);
 /* After a rename, the directory entry itself reaches the disk (best effort). */
 void ss_io_sync_parent_dir(const char *path);
+/* Ends an atomic write of path through tmp, open as fd (closed here): with rc == SS_OK,
+ * fsync, close, rename over path and sync the directory; on any failure (rc or one of
+ * those) tmp is removed and path untouched. Returns the final status. */
+int ss_io_commit_temp(const char *op, const char *path, const char *tmp, int fd, int rc);
 
 #endif
 
@@ -49,5 +53,9 @@ int64_t ss_io_pread_full(int fd, void *buf, size_t n, uint64_t off);
 void ss_io_remove_stale_temps(const char *path);
 /* After a rename, the directory entry itself reaches the disk (best effort). */
 void ss_io_sync_parent_dir(const char *path);
+/* Ends an atomic write of path through tmp, open as fd (closed here): with rc == SS_OK,
+ * fsync, close, rename over path and sync the directory; on any failure (rc or one of
+ * those) tmp is removed and path untouched. Returns the final status. */
+int ss_io_commit_temp(const char *op, const char *path, const char *tmp, int fd, int rc);
 
 #endif

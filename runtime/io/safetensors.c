@@ -1046,15 +1046,7 @@ int ss_safetensors_write(const char *path, const char *const *names, const ss_te
             if (rc == SS_OK && out_write(&o, header.p, hlen, 8) < 0)
                 rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot write %s: %s", op, path, tmp, strerror(errno));
         }
-        /* fsync before rename: after a crash the name shows the old file or the whole new one. */
-        if (rc == SS_OK && fsync(o.fd) != 0)
-            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot flush %s to disk: %s", op, path, tmp, strerror(errno));
-        if (close(o.fd) != 0 && rc == SS_OK)
-            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot close %s: %s", op, path, tmp, strerror(errno));
-        if (rc == SS_OK && rename(tmp, path) != 0)
-            rc = SS_FAIL(SS_ERR_IO, "%s: %s: cannot rename %s over it: %s", op, path, tmp, strerror(errno));
-        if (rc != SS_OK) unlink(tmp);
-        else ss_io_sync_parent_dir(path);
+        rc = ss_io_commit_temp(op, path, tmp, o.fd, rc);
     }
     free(tmp);
     free(crcs);

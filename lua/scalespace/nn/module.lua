@@ -280,4 +280,22 @@ function M.resampler(name, what, size_of, forward, backward)
   return cls
 end
 
+-- A parameter-free elementwise module over a C pair forward(out, x), backward(gin, gout, x).
+function M.pointwise(name, forward, backward)
+  local cls = M.class(name)
+  cls.new = function() return M.new(cls) end
+  function cls:forward(x)
+    M.expect_tensor(x, "nn." .. name .. ":forward")
+    local out = self:buffer_like("out", x)
+    check(forward(out.p, x.p))
+    return out
+  end
+  function cls:backward(x, gout)
+    local gin = self:buffer_like("gin", x)
+    check(backward(gin.p, gout.p, x.p))
+    return gin
+  end
+  return cls
+end
+
 return M
