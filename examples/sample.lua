@@ -4,7 +4,7 @@
 -- network's class and config), the EMA weights loaded; writes
 -- <rundir>/sample_samples.png and <rundir>/sample_trajectory.png. With --fd N, N more
 -- samples are measured against the Fashion-MNIST test split: "FD (Fashion-MNIST
--- classifier)" (examples/fashion_classifier.lua trains the classifier once).
+-- classifier)", the classifier that ships with scalespace.
 -- usage: scalespace examples/sample.lua <rundir> [--n 16] [--seed N] [--steps N]
 --        [--method ancestral|ddim] [--isotropic] [--snapshots N] [--data fashion|mnist] [--fd N]
 local ss = require "scalespace"
