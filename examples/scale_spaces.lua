@@ -10,7 +10,8 @@
 -- distribution to probabilistic osmosis' at every other time, as clean-fid measures it
 -- (images quantised to 8 bits — DDPM's leave [0, 1] and are clipped, as saving them would)
 -- in the features of Inception-v3 when its weights are found (FID), else of the
--- Fashion-MNIST classifier (FD; shipped with scalespace, or trained first when SS_FASHION_CLASSIFIER names a missing file).
+-- Fashion-MNIST classifier (FD; it ships with scalespace, and is trained first only when
+-- SS_FASHION_CLASSIFIER names a file that is missing).
 -- usage: scalespace examples/scale_spaces.lua [outdir] [--limit N] [--photos N] [--times K]
 --          [--fd-network auto|inception|fashion|none] [--fd-images N] [--fd-every N]
 local ss = require "scalespace"
