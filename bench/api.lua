@@ -7,7 +7,6 @@
 -- usage: scalespace bench/api.lua
 local ss = require "scalespace"
 local bench = require "scalespace.bench"
-local ffi = require "ffi"
 
 local here = (arg and arg[0] or "bench/api.lua"):match("^(.*)/") or "."
 local threads = ss.num_threads()
@@ -64,13 +63,7 @@ emit(case .. "_out", bench.times(function() return H:apply(img, { out = blurred 
 -- below what float32 A·x can resolve: the solver reports stagnation, as it should)
 local f = ss.data.photo("camera", { size = 128, channels = 1 }):reshape { 128, 128 }
 local v = ss.osmosis.noise_guidance(f, { rng = g })
-local function dump(t)
-  local path = os.tmpname()
-  local fh = assert(io.open(path, "wb"))
-  fh:write(ffi.string(t.p.data, t:numel() * 4))
-  fh:close()
-  return path
-end
+local dump = bench.dump_raw
 -- the peer works on the offset images, as evolve does inside
 local fu, fv = dump(f + 1), dump(v + 1)
 for _, eps in ipairs { 1e-6 } do

@@ -22,13 +22,7 @@ local function step()
 end
 local ms = bench.median(step, 7, 1) * 1e3
 
-local function dump(t)
-  local path = os.tmpname()
-  local fh = assert(io.open(path, "wb"))
-  fh:write(ffi.string(t.p.data, t:numel() * 4))
-  fh:close()
-  return path
-end
+local dump = bench.dump_raw
 local fu, fv = dump(f), dump(v)
 local rows = bench.python(here .. "/peers/solvers.py", { fu, fv, H, W, tau, eps }) or {}
 os.remove(fu)

@@ -64,4 +64,14 @@ function M.python(script, args)
   return rows
 end
 
+--- A CPU tensor's float32 values written to a new temporary file (for a peer to read
+-- with numpy.fromfile); returns its path. The caller removes it.
+function M.dump_raw(t)
+  local path = os.tmpname()
+  local fh = assert(io.open(path, "wb"))
+  fh:write(ffi.string(t.p.data, t:numel() * 4))
+  fh:close()
+  return path
+end
+
 return M
